@@ -1,0 +1,51 @@
+"""Shared pytest fixtures.
+
+Kafka: ``kafka_bootstrap`` (session) starts the local broker with
+:func:`driftstream.engine.broker.up` -- or reuses one already answering on the port -- and
+stops it at session end only if this session started it (set ``DRIFTSTREAM_KAFKA_KEEP=1``
+to leave it running for the next run). ``DRIFTSTREAM_KAFKA_PORT`` overrides the port 9092.
+``kafka_topic`` creates a fresh 3-partition topic per test and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+
+# ----------------------------------------------------------------------------- Kafka
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers ("127.0.0.1:9092") of a running local Kafka broker."""
+    from driftstream.engine import broker
+
+    port = int(os.environ.get("DRIFTSTREAM_KAFKA_PORT", broker.DEFAULT_PORT))
+    info = broker.up(port=port)
+    try:
+        yield info["bootstrap_servers"]
+    finally:
+        if info["started"] and os.environ.get("DRIFTSTREAM_KAFKA_KEEP", "") in ("", "0"):
+            broker.down(port=port)
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, uniquely named topic with 3 partitions (RF 1); deleted after the test."""
+    from kafka import KafkaAdminClient
+
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:100].strip("-.")
+    name = f"t-{base}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="driftstream-tests")
+    try:
+        admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}},
+                            wait_for_metadata=True)
+        yield name
+        admin.delete_topics([name], raise_errors=False)
+    finally:
+        admin.close()
