@@ -105,7 +105,20 @@ class Options(Constraint):
     values: tuple[Any, ...]
 
     def ok(self, value: Any) -> bool:
-        return isinstance(value, str | bool | type(None)) and value in self.values
+        for v in self.values:
+            if isinstance(v, bool | np.bool_):
+                if isinstance(value, bool | np.bool_) and bool(value) == v:
+                    return True
+            elif isinstance(v, numbers.Integral):
+                if (
+                    isinstance(value, numbers.Integral)
+                    and not isinstance(value, bool | np.bool_)
+                    and value == v
+                ):
+                    return True
+            elif isinstance(value, type(v)) and value == v:
+                return True
+        return False
 
     def describe(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
