@@ -49,6 +49,7 @@ from bokeh.layouts import column, row
 from bokeh.models import (
     BasicTicker,
     ColumnDataSource,
+    CustomJSTickFormatter,
     DataTable,
     DatetimeTickFormatter,
     DateFormatter,
@@ -330,7 +331,9 @@ def fmt_num(value: float, digits: int = 4) -> str:
 # Figures (shared with driftstream.engine.report)
 # --------------------------------------------------------------------------------------------
 
-_TIME_FORMAT = DatetimeTickFormatter(seconds="%H:%M:%S", minsec="%H:%M:%S", minutes="%H:%M", hours="%H:%M", days="%b %d")
+def _time_format() -> DatetimeTickFormatter:
+    # a new model per figure: a Bokeh model belongs to a single document
+    return DatetimeTickFormatter(seconds="%H:%M:%S", minsec="%H:%M:%S", minutes="%H:%M", hours="%H:%M", days="%b %d")
 
 
 def _style(fig, legend: bool = True) -> None:
@@ -367,7 +370,7 @@ def time_figure(name: str, title: str, y_label: str, height: int = PLOT_HEIGHT, 
         opts["x_range"] = x_range
     opts.update(kw)
     fig = figure(**opts)
-    fig.xaxis.formatter = _TIME_FORMAT
+    fig.xaxis.formatter = _time_format()
     fig.xaxis.axis_label = "window end (UTC)"
     return fig
 
@@ -424,8 +427,20 @@ def histogram_figure(source: ColumnDataSource, name: str = "histogram_plot"):
         HoverTool(renderers=[bars], tooltips=[("bin", "@label"), ("window", "@window{0.0%}"), ("baseline", "@baseline{0.0%}")])
     )
     fig.xaxis.axis_label = "value (orange: under/overflow)"
+    # categorical features are drawn at integer positions, labelled from the source
+    fig.xaxis.formatter = CustomJSTickFormatter(
+        args=dict(source=source),
+        code="""
+        const labels = source.data.label || [];
+        if (labels.length && labels[0] !== "underflow") {
+            const i = Math.round(tick);
+            return (Math.abs(tick - i) < 1e-9 && i >= 0 && i < labels.length) ? String(labels[i]) : "";
+        }
+        return String(Number(tick.toPrecision(6)));
+        """,
+    )
     _style(fig)
-    fig.legend.location = "top_right"
+    fig.add_layout(fig.legend[0], "right")
     return fig
 
 
@@ -437,14 +452,14 @@ def fit_histogram_axes(fig, cols: Mapping[str, list]) -> None:
     categorical = bool(labels) and labels[0] != "underflow"
     axis = fig.xaxis[0]
     if categorical:
-        axis.ticker = FixedTicker(ticks=list(range(len(labels))))
-        axis.major_label_overrides = {i: lab for i, lab in enumerate(labels)}
-        axis.major_label_orientation = 0.6 if len(labels) > 6 else 0
+        ticks = list(range(len(labels)))
+        if not isinstance(axis.ticker, FixedTicker) or list(axis.ticker.ticks) != ticks:
+            axis.ticker = FixedTicker(ticks=ticks)
+        axis.major_label_orientation = 0.6 if len(labels) > 6 else "horizontal"
         axis.axis_label = "category"
     else:
-        if not isinstance(axis.ticker, BasicTicker):
+        if isinstance(axis.ticker, FixedTicker):
             axis.ticker = BasicTicker()
-        axis.major_label_overrides = {}
         axis.major_label_orientation = "horizontal"
         axis.axis_label = "value (orange: under/overflow)"
 
@@ -522,7 +537,7 @@ def outlier_table(source: ColumnDataSource, name: str = "outlier_table", height:
 
 def alert_table(source: ColumnDataSource, name: str = "alert_table", height: int = 260):
     cols = [
-        TableColumn(field="t", title="window end (UTC)", formatter=DateFormatter(format="%m-%d %H:%M:%S"), width=110),
+        TableColumn(field="t", title="window end (UTC)", formatter=DateFormatter(format="%m-%d %H:%M:%S"), width=125),
         TableColumn(field="severity", title="severity", width=60),
         TableColumn(field="detector", title="detector", width=115),
         TableColumn(field="features", title="features", width=110),
