@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METHODS", "adjust", "benjamini_hochberg", "bonferroni"]
+__all__ = ["METHODS", "adjust", "adjust_records", "benjamini_hochberg", "bonferroni"]
 
 METHODS = ("bonferroni", "bh", "none")
 
@@ -71,3 +71,24 @@ def adjust(pvals: Sequence[Any] | np.ndarray, method: str = "bh") -> np.ndarray:
     if method == "none":
         return _as_array(pvals)
     raise ValueError(f"The 'method' parameter of adjust must be one of {METHODS}. Got {method!r}.")
+
+
+def adjust_records(records: list[dict[str, Any]], method: str = "bh") -> list[dict[str, Any]]:
+    """Set ``p_value_adjusted`` on one window's drift records (in place; returns them).
+
+    All records with a p-value form one family (every feature x detector of the window);
+    records without one (distance-only detectors) get ``None``.
+
+    Examples
+    --------
+    >>> recs = [{"p_value": 0.01}, {"p_value": None}, {"p_value": 0.04}]
+    >>> [r["p_value_adjusted"] for r in adjust_records(recs, "bonferroni")]
+    [0.02, None, 0.08]
+    """
+    idx = [i for i, r in enumerate(records) if r.get("p_value") is not None]
+    adj = adjust([records[i]["p_value"] for i in idx], method) if idx else np.array([])
+    for r in records:
+        r["p_value_adjusted"] = None
+    for i, a in zip(idx, adj, strict=True):
+        records[i]["p_value_adjusted"] = None if np.isnan(a) else float(a)
+    return records
