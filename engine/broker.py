@@ -419,7 +419,7 @@ def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.
                    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                    "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
                    "-Djava.awt.headless=true", *_java_base(port)[1:], _MAIN_CLASS, str(props)]
-            out = open(_log_dir(port) / "kafka.out", "ab")
+            out = open(_log_dir(port) / "kafka.out", "wb")  # JVM stdout/stderr of this run
             try:
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                         stderr=subprocess.STDOUT, cwd=str(_state_dir(port)),
@@ -446,8 +446,9 @@ def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.
 
 def _log_excerpt(port: int) -> str:
     logs = _log_dir(port)
-    return (f"--- last lines of {logs / 'server.log'} ---\n{_tail(logs / 'server.log')}\n"
-            f"--- last lines of {logs / 'kafka.out'} ---\n{_tail(logs / 'kafka.out', 20)}")
+    return (f"--- last lines of {logs / 'kafka.out'} (JVM stdout/stderr) ---\n"
+            f"{_tail(logs / 'kafka.out', 20)}\n"
+            f"--- last lines of {logs / 'server.log'} ---\n{_tail(logs / 'server.log')}")
 
 
 def down(port: int = DEFAULT_PORT, timeout: float = 30.0) -> bool:
