@@ -215,3 +215,12 @@ def test_launch_cluster_attaches_by_name_or_creates_from_spec(monkeypatch):
     calls.clear()
     k8s.launch_cluster({"name": "shared", "attach": True, "namespace": "ml"})
     assert calls == [("from_name", "shared", {"namespace": "ml"})]
+
+
+def test_driftstream_cli_k8s_spec(spec_file, capsys):
+    cli = pytest.importorskip("driftstream.engine.cli", reason="driftstream.engine.cli not written yet")
+    assert cli.main(["k8s", "spec", spec_file]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["kind"] for d in docs] == ["DaskCluster", "DaskAutoscaler"]
+    for doc in docs:
+        k8s.validate_custom_resource(doc)
