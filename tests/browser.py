@@ -267,7 +267,7 @@ def synthetic_health(i: int, partitions: int = 3) -> dict:
     return {
         "kind": "health", "key": f"{MODEL}/health/{now}", "model": MODEL, "emitted_at": now,
         "events_per_s": 10.0 + 2 * math.sin(i / 5), "records_in": 10 * i, "bad": i // 20, "late": i // 30,
-        "windows_emitted": i // 15, "watermark": now - 6_000 - 500 * (i % 3),
+        "windows_emitted": i // 15, "watermark": now - 6_000 - int(400 * (1 + math.sin(i / 7))),
         "lag": {str(p): int(5 + 3 * p + 4 * math.sin(i / 4 + p)) for p in range(partitions)},
         "window_latency_ms": 6_200 + 300 * math.sin(i / 3),
     }
