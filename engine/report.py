@@ -9,7 +9,7 @@ Examples
 --------
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="driftstream")
->>> register_cli(parser.add_subparsers(dest="command"))
+>>> _ = register_cli(parser.add_subparsers(dest="command"))
 >>> args = parser.parse_args(["report", "results", "-o", "out.html"])
 >>> (args.results_dir, args.output, args.func is _cli)
 ('results', 'out.html', True)
