@@ -1,0 +1,438 @@
+"""The engine: one asyncio loop that moves batches from a source through Dask to the sinks.
+
+``Monitor(spec)`` is the Python API (notebooks, tests, the CLI):
+
+>>> with Monitor("examples/iris.yaml") as monitor:          # doctest: +SKIP
+...     time.sleep(30)
+...     monitor.results("drift")
+
+The loop (see DESIGN.md): poll -> decode -> window (streamz nodes) -> per micro-batch two
+Dask tasks (outlier scores, back to the sinks at once; per-window partial summaries, kept
+on the workers) -> per closed window one Dask task (merge partials, stats, drift tests) ->
+alerts -> sinks. Offsets are committed once every window holding them has been emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftstream.detectors.baseline import Baseline
+from driftstream.streams.decode import Decoder
+from driftstream.streams.nodes import WindowedBatch
+from driftstream.streams.sinks import FanOut, HubSink, KafkaSink, ParquetSink
+from driftstream.streams.sources import from_kafka_batches, from_replay, now_ms
+from driftstream.streams.windowing import WindowBounds, Windower
+
+from .analysis import Analysis
+from .cluster import connect
+from .hub import ResultHub
+from .offsets import OffsetBook, highest_offsets, lowest_offsets
+from .spec import MonitorSpec, load_spec
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("stats", "outliers", "drift", "alerts", "dead_letter", "late", "health")
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _score(analysis: Analysis, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return analysis.score_outliers(frame)
+
+
+def _summarise(analysis: Analysis, frame: pd.DataFrame, windows: dict) -> dict:
+    return analysis.summarise(frame, windows)
+
+
+def _close(analysis: Analysis, start: int, end: int, *parts: dict) -> dict:
+    return analysis.close_window(start, end, *parts)
+
+
+class Counters(dict):
+    """Running totals shown in the status line and the summary."""
+
+    def add(self, name: str, n: int = 1) -> None:
+        self[name] = self.get(name, 0) + n
+
+
+class Monitor:
+    """A running monitor: source -> windows -> Dask -> stats, outliers, drift, alerts -> sinks.
+
+    Parameters
+    ----------
+    spec
+        A :class:`MonitorSpec`, a path to its YAML file, or a mapping.
+    baseline
+        A fitted :class:`Baseline`; by default loaded from ``spec.baseline``.
+    hub
+        Where live results are published (dashboard, notebooks); a new one by default.
+    """
+
+    def __init__(self, spec: MonitorSpec | str | Path | dict, baseline: Baseline | None = None, hub: ResultHub | None = None):
+        self.spec = load_spec(spec)
+        self.baseline = baseline
+        self.hub = hub or ResultHub(history=20_000)
+        self.counters = Counters()
+        self.error: BaseException | None = None
+        self.dashboard_url: str | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started_at = time.monotonic()
+        self.watermark: int | None = None
+        self.lag: dict[int, int] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, timeout: float = 120) -> Monitor:
+        """Start in a background thread; returns once the pipeline is polling."""
+        if self.baseline is None:
+            if not self.spec.baseline:
+                raise ValueError("The monitor spec has no 'baseline' and no Baseline was given; build one with `driftstream baseline`.")
+            self.baseline = Baseline.load(self.spec.baseline)
+        self._thread = threading.Thread(target=self._thread_main, name=f"driftstream-{self.spec.model}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"The monitor did not start within {timeout} s.")
+        if self.error:
+            raise RuntimeError(f"The monitor failed to start: {self.error}") from self.error
+        return self
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop polling, write what is buffered, release the cluster."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self, duration: float | None = None) -> None:
+        """Run in the foreground until ``duration`` seconds pass or Ctrl-C."""
+        self.start()
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        if self.error:
+            raise self.error
+
+    def __enter__(self) -> Monitor:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- results ---------------------------------------------------------------------------------------
+    def results(self, kind: str) -> pd.DataFrame:
+        """Recent results of one kind (``stats``, ``outliers``, ``drift``, ``alerts``, ...) as a DataFrame."""
+        if kind not in KINDS:
+            raise ValueError(f"Unknown result kind {kind!r}; expected one of {', '.join(KINDS)}.")
+        return pd.DataFrame(self.hub.history(kind))
+
+    def dashboard(self):
+        """Show the live dashboard inline in Jupyter."""
+        from .dashboard import notebook_app
+
+        from bokeh.io import show
+
+        return show(notebook_app(self.hub, self.spec.model, list(self.spec.schema_.columns), **self._dashboard_extras()))
+
+    def _dashboard_extras(self) -> dict[str, Any]:
+        return {"baseline_histograms": self.baseline.histograms if self.baseline is not None else None}
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def _thread_main(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the caller
+            logger.exception("monitor stopped with an error")
+            self.error = exc
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    async def _main(self) -> None:
+        from tornado.ioloop import IOLoop
+
+        spec = self.spec
+        self._stop = asyncio.Event()
+        self.sinks = self._make_sinks()
+        client, owned = await connect(spec.cluster)
+        try:
+            analysis = Analysis.build(spec, self.baseline)
+            self.client = client
+            self.analysis_future = client.submit(_identity, analysis, pure=False, key=f"analysis-{spec.model}-{id(self)}")
+            await client.replicate([self.analysis_future]) if len(client.scheduler_info()["workers"]) > 1 else None
+            self._state_init()
+            self.source = self._make_source(IOLoop.current())
+            decoder = Decoder(spec.model, spec.schema_.columns)
+            w = spec.window
+            self.windower = Windower(w.size_ms, w.slide_ms, w.watermark_ms, w.allowed_lateness_ms, w.idle_timeout_ms)
+            self.source.decode_batches(decoder).event_time_windows(self.windower).sink(self._handle)
+            self._start_dashboard()
+            self.source.start()
+            housekeeping = asyncio.create_task(self._housekeeping())
+            self._ready.set()
+            await self._stop.wait()
+            self.source.stop()
+            housekeeping.cancel()
+            await self._drain()
+            await self._commit()
+        finally:
+            await self._shutdown(client, owned)
+
+    def _state_init(self) -> None:
+        self.window_parts: dict[int, list[Any]] = defaultdict(list)
+        self.pending: set[asyncio.Task] = set()
+        self.pending_closes: dict[int, int] = {}  # window start -> end, while its results are being computed
+        self.offsets = OffsetBook()
+        self.inflight = asyncio.Semaphore(8)
+        self.seq = 0
+        self.window_latency_ms: float | None = None
+        self._rate_mark = (time.monotonic(), 0)
+
+    def _make_source(self, loop: Any):
+        src = self.spec.source
+        if src.kind == "replay":
+            return from_replay(src.path, rate=src.rate, restamp=src.restamp, batch_size=src.batch_size, loop=loop, asynchronous=True)
+        params = {
+            "bootstrap_servers": src.bootstrap_servers,
+            "group_id": src.group_id,
+            "auto_offset_reset": src.auto_offset_reset,
+            "fetch_max_wait_ms": min(500, max(1, _ms(src.fetch_max_wait))),
+            "client_id": f"driftstream-{self.spec.model}",
+            **src.security.client_kwargs(),
+        }
+        return from_kafka_batches(src.topic, params, max_records=src.max_poll_records, loop=loop, asynchronous=True)
+
+    def _make_sinks(self) -> FanOut:
+        spec = self.spec
+        sinks: list[Any] = [HubSink(self.hub)]
+        if spec.sinks.kafka is not None and spec.sinks.kafka.enabled and spec.source.kind == "kafka":
+            bootstrap = spec.sinks.kafka.bootstrap_servers or spec.source.bootstrap_servers
+            sinks.append(KafkaSink(bootstrap, spec.topic_prefix, spec.source.security.client_kwargs()))
+        if spec.sinks.parquet:
+            sinks.append(ParquetSink(spec.sinks.parquet))
+        return FanOut(sinks)
+
+    def _start_dashboard(self) -> None:
+        if not self.spec.dashboard.enabled:
+            return
+        from .dashboard import Dashboard
+
+        d = self.spec.dashboard
+        self._dashboard = Dashboard(
+            self.hub, self.spec.model, list(self.spec.schema_.columns), host=d.host, port=d.port,
+            allow_websocket_origin=d.allow_websocket_origin, **self._dashboard_extras(),
+        )
+        self._dashboard.start()
+        self.dashboard_url = self._dashboard.url
+        logger.info("dashboard at %s", self.dashboard_url)
+
+    # -- per micro-batch -------------------------------------------------------------------------------------
+    def _emit(self, kind: str, records: list[dict[str, Any]], key_fn) -> None:
+        if not records:
+            return
+        stamp = now_ms()
+        model = self.spec.model
+        for r in records:
+            r["kind"] = kind
+            r["model"] = model
+            r["key"] = key_fn(r)
+            r["emitted_at"] = stamp
+        self.sinks.write(kind, records)
+        self.counters.add(kind, len(records))
+
+    async def _handle(self, wb: WindowedBatch) -> None:
+        """streamz sink: called once per decoded, windowed micro-batch (in the loop thread)."""
+        raw = wb.raw
+        self.watermark = wb.watermark
+        if raw.revoked:
+            self.offsets.forget(raw.revoked)
+        if len(raw):
+            self.counters.add("records_in", len(raw))
+            self.offsets.consumed(highest_offsets(raw.partitions, raw.offsets))
+        if wb.bad:
+            self.counters.add("bad", len(wb.bad))
+            self._emit("dead_letter", [dict(b) for b in wb.bad], lambda r: f"{self.spec.model}/dlq/{r['partition']}/{r['offset']}")
+        if len(wb.late):
+            late = wb.late[["request_id", "ts", "partition", "offset"]].to_dict("records")
+            for r in late:
+                r["watermark"] = wb.watermark
+            self.counters.add("late_records", len(late))
+            self._emit("late", late, lambda r: f"{self.spec.model}/late/{r['partition']}/{r['offset']}")
+        if len(wb.frame):
+            await self._submit_batch(wb)
+        for bounds in wb.step.closed:
+            self._close(bounds)
+        for start in wb.step.expired:
+            self._expire(start)
+
+    async def _submit_batch(self, wb: WindowedBatch) -> None:
+        frame, windows = wb.frame, wb.step.windows
+        self.seq += 1
+        batch_id = self.seq
+        await self.inflight.acquire()
+        parts = frame["partition"].to_numpy()
+        offs = frame["offset"].to_numpy()
+        self.offsets.hold(("batch", batch_id), lowest_offsets(parts, offs))
+        client, analysis = self.client, self.analysis_future
+        scored = client.submit(_score, analysis, frame, pure=False, key=f"score-{batch_id}-{id(self)}")
+        summary = client.submit(_summarise, analysis, frame, windows, pure=False, key=f"summary-{batch_id}-{id(self)}")
+        for start, positions in windows.items():
+            self.window_parts[start].append(summary)
+            self.offsets.hold(("window", start), lowest_offsets(parts[positions], offs[positions]))
+        self._track(self._finish_batch(batch_id, scored))
+
+    async def _finish_batch(self, batch_id: int, scored) -> None:
+        try:
+            records = await scored
+            self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
+            self.offsets.release(("batch", batch_id))
+        finally:
+            self.inflight.release()
+
+    def _close(self, bounds: WindowBounds) -> None:
+        parts = list(self.window_parts.get(bounds.start, []))
+        if not parts:
+            return
+        future = self.client.submit(
+            _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
+            key=f"close-{bounds.start}-{now_ms()}-{id(self)}",
+        )
+        self.pending_closes[bounds.start] = bounds.end
+        self._track(self._finish_close(bounds, future))
+
+    async def _finish_close(self, bounds: WindowBounds, future) -> None:
+        try:
+            results = await future
+            model = self.spec.model
+            self._emit("stats", results["stats"], lambda r: f"{model}/{r['window_start']}/{r['feature']}/stats")
+            self._emit("drift", results["drift"], lambda r: f"{model}/{r['window_start']}/{r['feature']}/{r['detector']}")
+            self._emit("alerts", self._alerts(bounds, results["drift"]), lambda r: f"{model}/{r['window_start']}/{r['detector']}/alert")
+            self.counters.add("windows_emitted")
+            self.window_latency_ms = now_ms() - bounds.end
+        finally:
+            self.pending_closes.pop(bounds.start, None)
+            if bounds.start not in self.window_parts:  # expired while computing
+                self.offsets.release(("window", bounds.start))
+
+    def _expire(self, start: int) -> None:
+        self.window_parts.pop(start, None)
+        if start not in self.pending_closes:
+            self.offsets.release(("window", start))
+
+    def _alerts(self, bounds: WindowBounds, drift: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if getattr(self, "_alert_manager", None) is None:
+            from driftstream.detectors.alerts import AlertManager, AlertRule
+
+            d = self.spec.drift
+            rules = [AlertRule(alpha=d.alpha)]
+            rules += [AlertRule(detector=name, alpha=d.alpha, min_effect_size=v) for name, v in d.min_effect_size.items()]
+            self._alert_manager = AlertManager(rules=rules, cooldown_windows=d.min_windows_between_alerts)
+        return self._alert_manager.evaluate(self.spec.model, bounds.start, bounds.end, drift)
+
+    def _track(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.pending.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self.pending.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                logger.error("result task failed: %s", t.exception())
+                self.counters.add("task_errors")
+
+        task.add_done_callback(done)
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self._commit()
+                await self._health()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the stream alive, report
+                logger.exception("housekeeping failed")
+
+    async def _commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.sinks.flush)
+        points = self.offsets.to_commit()
+        if points and hasattr(self.source, "commit"):
+            safe = min([self.windower.watermark] + [end - 1 for end in self.pending_closes.values()])
+            await self.source.commit(points, json.dumps({"wm": int(safe)}))
+            self.offsets.mark_committed(points)
+
+    async def _health(self) -> None:
+        now, count = time.monotonic(), self.counters.get("records_in", 0)
+        then, before = self._rate_mark
+        self._rate_mark = (now, count)
+        if hasattr(self.source, "lag"):
+            self.lag = await self.source.lag()
+        record = {
+            "events_per_s": (count - before) / max(now - then, 1e-9),
+            "records_in": count,
+            "bad": self.counters.get("bad", 0),
+            "late": self.counters.get("late_records", 0),
+            "windows_emitted": self.counters.get("windows_emitted", 0),
+            "watermark": self.watermark,
+            "lag": {str(k): v for k, v in self.lag.items()},
+            "window_latency_ms": self.window_latency_ms,
+        }
+        self._emit("health", [record], lambda r: f"{self.spec.model}/health/{r['records_in']}")
+
+    async def _drain(self, timeout: float = 30) -> None:
+        if self.pending:
+            await asyncio.wait(list(self.pending), timeout=timeout)
+
+    async def _shutdown(self, client, owned) -> None:
+        try:
+            if getattr(self, "_dashboard", None) is not None:
+                self._dashboard.stop()
+            if hasattr(self, "source") and hasattr(self.source, "close"):
+                await self.source.close()
+            self.sinks.close()
+        finally:
+            await client.close()
+            if owned is not None:
+                await owned.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the end-of-run summary."""
+        c = self.counters
+        return {
+            "records_in": c.get("records_in", 0),
+            "bad": c.get("bad", 0),
+            "late": c.get("late_records", 0),
+            "windows_emitted": c.get("windows_emitted", 0),
+            "results": {k: c.get(k, 0) for k in ("stats", "outliers", "drift", "alerts")},
+            "lag": dict(self.lag),
+        }
+
+
+def _ms(value: Any) -> int:
+    from .spec import parse_duration
+
+    return parse_duration(value)

@@ -1,0 +1,291 @@
+"""Sources of raw inference-log batches, as streamz ``Source`` nodes.
+
+Both sources emit :class:`RawBatch` objects (message values with partition, offset and the
+time they were polled). An empty batch is emitted when a poll returns nothing, so that
+downstream nodes see processing time pass (idle timeouts) without a timer of their own.
+
+* :class:`from_kafka_batches` — kafka-python consumer group, batched ``poll`` in a dedicated
+  thread (the consumer is not thread-safe: every call goes through one thread), manual
+  commits, a rebalance listener. streamz's own Kafka sources use confluent-kafka.
+* :class:`from_replay` — a file of inference logs (JSONL, Parquet, CSV), as fast as possible
+  or at a given rate, event times kept or re-stamped to now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from streamz import Source, Stream
+
+logger = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class RawBatch:
+    """Raw message values of one poll; ``assigned``/``revoked`` carry rebalance events."""
+
+    values: list[bytes]
+    partitions: np.ndarray
+    offsets: np.ndarray
+    polled_at: int
+    assigned: dict[int, str | None] = field(default_factory=dict)  # partition -> committed metadata
+    revoked: list[int] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, polled_at: int | None = None) -> RawBatch:
+        return cls([], np.zeros(0, np.int32), np.zeros(0, np.int64), polled_at or now_ms())
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+async def _emit_all(node: Stream, x: Any) -> None:
+    """Emit ``x`` and wait for every awaitable downstream (backpressure)."""
+    results = node._emit(x)
+    if results:
+        await asyncio.gather(*results)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kafka
+# ----------------------------------------------------------------------------------------------
+@Stream.register_api(staticmethod)
+class from_kafka_batches(Source):
+    """Batches of raw messages from a Kafka topic, through a kafka-python consumer group.
+
+    Parameters
+    ----------
+    topic
+        The inference topic.
+    consumer_params
+        Keyword arguments for ``kafka.KafkaConsumer`` (``bootstrap_servers``, ``group_id``,
+        security settings...). Auto-commit is always off: offsets are committed by the
+        engine once every window holding them has been emitted (:meth:`commit`).
+    poll_timeout_ms, max_records
+        How long one ``poll`` waits and how many records it returns at most.
+
+    Examples
+    --------
+    >>> src = Stream.from_kafka_batches("iris.inference", {"bootstrap_servers": "127.0.0.1:9092",
+    ...                                 "group_id": "g"})  # doctest: +SKIP
+    """
+
+    def __init__(self, topic: str, consumer_params: dict[str, Any], poll_timeout_ms: int = 100, max_records: int = 5000, **kwargs):
+        self.topic = topic
+        self.consumer_params = consumer_params
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_records = max_records
+        self.consumer = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-consumer")
+        self._assigned: dict[int, str | None] = {}
+        self._revoked: list[int] = []
+        super().__init__(**kwargs)
+
+    # everything below touching self.consumer runs in self._thread
+    def _connect(self) -> None:
+        from kafka import KafkaConsumer
+        from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+        source = self
+
+        class Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                source._revoked.extend(tp.partition for tp in revoked)
+
+            def on_partitions_assigned(self, assigned):
+                for tp in assigned:
+                    committed = source.consumer.committed(tp, metadata=True)
+                    source._assigned[tp.partition] = committed.metadata if committed is not None else None
+
+        params = {
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "fetch_max_wait_ms": 20,
+            "max_poll_records": self.max_records,
+            **self.consumer_params,
+        }
+        params["enable_auto_commit"] = False
+        self.consumer = KafkaConsumer(**params)
+        self.consumer.subscribe([self.topic], listener=Listener())
+
+    def _poll(self) -> RawBatch:
+        if self.consumer is None:
+            self._connect()
+        polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+        values: list[bytes] = []
+        partitions: list[np.ndarray] = []
+        offsets: list[np.ndarray] = []
+        for tp, records in polled.items():
+            values.extend(r.value for r in records)
+            partitions.append(np.full(len(records), tp.partition, np.int32))
+            offsets.append(np.fromiter((r.offset for r in records), np.int64, len(records)))
+        batch = RawBatch(
+            values,
+            np.concatenate(partitions) if partitions else np.zeros(0, np.int32),
+            np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
+            now_ms(),
+        )
+        batch.assigned, self._assigned = self._assigned, {}
+        batch.revoked, self._revoked = self._revoked, []
+        return batch
+
+    def _commit(self, offsets: dict[int, int], metadata: str) -> None:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        self.consumer.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, metadata, -1) for p, o in offsets.items()})
+
+    def _lag(self) -> dict[int, int]:
+        assigned = list(self.consumer.assignment()) if self.consumer is not None else []
+        if not assigned:
+            return {}
+        ends = self.consumer.end_offsets(assigned)
+        return {tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned}
+
+    # -- asyncio side -----------------------------------------------------------------------------
+    async def _call(self, fn: Callable, *args) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def _run(self) -> None:
+        batch = await self._call(self._poll)
+        await _emit_all(self, batch)
+
+    async def commit(self, offsets: dict[int, int], metadata: str = "") -> None:
+        """Commit ``partition -> next offset to read`` with ``metadata`` (e.g. the watermark)."""
+        if offsets and self.consumer is not None:
+            await self._call(self._commit, offsets, metadata)
+
+    async def lag(self) -> dict[int, int]:
+        """Messages not yet read, per assigned partition."""
+        return await self._call(self._lag)
+
+    async def close(self) -> None:
+        self.stop()
+        if self.consumer is not None:
+            await self._call(self.consumer.close, False)
+        self._thread.shutdown(wait=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# File replay
+# ----------------------------------------------------------------------------------------------
+def read_inference_log(path: str | Path, batch_size: int = 2000) -> Iterator[list[dict[str, Any]]]:
+    """Inference-log records from JSONL, Parquet or CSV, in batches of dicts.
+
+    Parquet and CSV rows are flat: ``request_id, ts, model, prediction`` plus one column per
+    feature (or a ``features`` column holding JSON objects).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No inference log at {path}.")
+    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    if suffix in (".jsonl", ".json", ".ndjson", ".jsonl.gz"):
+        import gzip
+
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            batch: list[dict[str, Any]] = []
+            for line in fh:
+                if line.strip():
+                    batch.append(json.loads(line))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        return
+    import pandas as pd
+
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path)
+    else:
+        raise ValueError(f"Cannot replay {path}: expected a .jsonl, .parquet or .csv file, got '{suffix}'.")
+    for start in range(0, len(frame), batch_size):
+        yield [flat_row_to_record(row) for row in frame.iloc[start : start + batch_size].to_dict("records")]
+
+
+META = ("request_id", "ts", "model", "model_version", "prediction", "label")
+
+
+def flat_row_to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A flat table row -> an inference-log record in the contract format."""
+    import pandas as pd
+
+    record = {k: row[k] for k in META if k in row}
+    if "features" in row and isinstance(row["features"], str):
+        record["features"] = json.loads(row["features"])
+    else:
+        record["features"] = {k: (None if _is_missing(v) else v) for k, v in row.items() if k not in META and k != "features"}
+    if isinstance(record.get("ts"), pd.Timestamp):
+        record["ts"] = int(record["ts"].value // 1_000_000)
+    return record
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+@Stream.register_api(staticmethod)
+class from_replay(Source):
+    """Batches of raw inference-log messages replayed from a file.
+
+    Parameters
+    ----------
+    path
+        JSONL, Parquet or CSV inference log.
+    rate
+        Records per second; ``None`` replays as fast as downstream takes them.
+    restamp
+        Replace each record's ``ts`` with the time it is replayed.
+    """
+
+    def __init__(self, path: str | Path, rate: float | None = None, restamp: bool = False, batch_size: int = 2000, tick_ms: int = 100, **kwargs):
+        self.path = path
+        self.rate = rate
+        self.restamp = restamp
+        self.batch_size = batch_size
+        self.tick_ms = tick_ms
+        self._batches: Iterator[list[dict[str, Any]]] | None = None
+        self.done = False
+        self.offset = 0
+        self._started_at: float | None = None
+        super().__init__(**kwargs)
+
+    async def _run(self) -> None:
+        if self._batches is None:
+            size = self.batch_size if self.rate is None else max(1, min(self.batch_size, int(self.rate * self.tick_ms / 1000)))
+            self._batches = read_inference_log(self.path, size)
+            self._started_at = time.monotonic()
+        if self.done:
+            await asyncio.sleep(self.tick_ms / 1000)
+            await _emit_all(self, RawBatch.empty())
+            return
+        batch = next(self._batches, None)
+        if batch is None:
+            self.done = True
+            return
+        if self.rate is not None:
+            due = self._started_at + (self.offset + len(batch)) / self.rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        stamp = now_ms()
+        if self.restamp:
+            for record in batch:
+                record["ts"] = stamp
+        values = [json.dumps(r, allow_nan=True).encode() for r in batch]
+        offsets = np.arange(self.offset, self.offset + len(values), dtype=np.int64)
+        self.offset += len(values)
+        await _emit_all(self, RawBatch(values, np.zeros(len(values), np.int32), offsets, stamp))
