@@ -46,27 +46,31 @@ def _consumer(bootstrap: str, group: str, **kw: object) -> KafkaConsumer:
     return KafkaConsumer(**config)
 
 
+def _port(bootstrap: str) -> int:
+    return int(bootstrap.rsplit(":", 1)[1])
+
+
 def test_broker_answers(kafka_bootstrap: str) -> None:
-    assert kafka_bootstrap == broker.bootstrap_servers()
+    assert kafka_bootstrap == broker.bootstrap_servers(_port(kafka_bootstrap))
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         cluster = admin.describe_cluster()
     finally:
         admin.close()
-    assert [b["port"] for b in cluster["brokers"]] == [9092]
+    assert [b["port"] for b in cluster["brokers"]] == [_port(kafka_bootstrap)]
     assert cluster["brokers"][0]["host"] == "127.0.0.1"
     assert cluster["controller_id"] >= 0
 
 
 def test_status_reports_running(kafka_bootstrap: str) -> None:
-    st = broker.status()
+    st = broker.status(_port(kafka_bootstrap))
     assert st["running"] is True
     assert st["bootstrap_servers"] == kafka_bootstrap
     assert st["jars"] is True
     if st["managed"]:
         assert isinstance(st["pid"], int)
     # up() again reuses the running broker.
-    again = broker.up()
+    again = broker.up(_port(kafka_bootstrap))
     assert again["running"] and again["started"] is False
 
 
@@ -221,7 +225,7 @@ def test_group_rebalance_with_listener_commit(kafka_bootstrap: str, kafka_topic:
 def test_cli_status(kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="driftstream")
     broker.register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["kafka", "status"])
+    args = parser.parse_args(["kafka", "status", "--port", str(_port(kafka_bootstrap))])
     assert args.func(args) == 0
     assert '"running": true' in capsys.readouterr().out
 
