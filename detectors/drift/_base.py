@@ -102,6 +102,7 @@ class DriftDetector(_Detector):
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("numeric",)
+    multivariate: ClassVar[bool] = False
     has_p_value: ClassVar[bool] = False
     #: smallest effect size an alert needs by default (see :mod:`..alerts`)
     default_min_effect_size: ClassVar[float] = 0.1
@@ -170,6 +171,7 @@ class MultivariateDriftDetector(_Detector):
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("numeric",)
+    multivariate: ClassVar[bool] = True
     has_p_value: ClassVar[bool] = True
     default_min_effect_size: ClassVar[float] = 0.1
 
