@@ -668,6 +668,7 @@ class SessionView:
         self.latest_stats: dict[str, Record] = {}
         self.drift_rows: dict[str, dict[str, _Rows]] = {}
         self.drift_alerts: dict[str, _Rows] = {}
+        self.drift_now: dict[tuple[str, str], tuple[float, bool]] = {}  # (feature, detector) -> latest
         self.outlier_ts: deque[tuple[float, str]] = deque(maxlen=OUTLIER_MEMORY)
         self.window_requests: OrderedDict[tuple[float, float], float] = OrderedDict()
         self.latest_outliers: deque[dict] = deque(maxlen=TABLE_ROWS)
@@ -789,6 +790,16 @@ class SessionView:
         return model is None or model == self.model
 
     def _apply(self, batches: list[tuple[str, list[Record]]], initial: bool = False) -> None:
+        # new renderers (a detector or partition seen for the first time) make Bokeh recompute
+        # the document's model graph; freezing does that once per batch instead of per model
+        freeze = getattr(getattr(self.doc, "models", None), "freeze", None)
+        if freeze is None:
+            self._apply_batches(batches, initial)
+            return
+        with freeze():
+            self._apply_batches(batches, initial)
+
+    def _apply_batches(self, batches: list[tuple[str, list[Record]]], initial: bool) -> None:
         by_kind: dict[str, list[Record]] = {k: [] for k in KINDS}
         seen = self._seen_ids
         for kind, records in batches:
@@ -889,6 +900,9 @@ class SessionView:
             replaced = rows.add(key, r)
             if r["drift"]:
                 self.drift_alerts.setdefault(feature, _Rows(self.rollover)).add(key, r)
+            prev = self.drift_now.get((feature, det))
+            if prev is None or not prev[0] > r["t"]:
+                self.drift_now[(feature, det)] = (r["t"], r["drift"])
             if feature == self.selected:
                 if replaced:
                     reset = True
@@ -990,10 +1004,7 @@ class SessionView:
         self._refresh_summary()
 
     def _refresh_summary(self) -> None:
-        drifting = sorted(
-            f for f, rows in self.drift_rows.items()
-            if any(r_rows.rows() and r_rows.rows()[-1]["drift"] for r_rows in rows.values())
-        )
+        drifting = sorted({f for (f, _), (_, flag) in self.drift_now.items() if flag})
         self.summary.text = _card_row([
             ("features", str(len(self.features))),
             ("last window end", fmt_time(self.last_window_end)),

@@ -9,6 +9,7 @@ second session at the same time, and saves screenshots under test-artifacts/.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 import threading
 import time
@@ -138,7 +139,8 @@ def test_dashboard_start_stop_and_port_in_use(hub):
 
 
 @needs_browser
-def test_dashboard_in_browser(hub, dashboard):
+def test_dashboard_in_browser(hub, dashboard, caplog):
+    caplog.set_level(logging.WARNING)
     t0 = time.monotonic()
     ARTIFACTS.mkdir(exist_ok=True)
     with B.Browser(width=1600, height=1200) as browser:
@@ -203,4 +205,6 @@ def test_dashboard_in_browser(hub, dashboard):
     while (dashboard.sessions or hub._subscribers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert dashboard.sessions == [] and hub._subscribers == []
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith(("bokeh", "driftstream", "tornado"))]
+    assert problems == [], problems
     print(f"browser test took {time.monotonic() - t0:.1f} s")
