@@ -225,7 +225,9 @@ def histogram_columns(rec: Record | None, baseline: Any = None) -> dict[str, lis
     if rec.get("type") == "categorical" or (freqs and not edges):
         items = sorted(freqs.items(), key=lambda kv: -num(kv[1]))[:25]
         total = sum(num(v) for _, v in freqs.items()) or 1.0
-        base = baseline if isinstance(baseline, Mapping) else {}
+        base = {str(k): num(v) for k, v in baseline.items()} if isinstance(baseline, Mapping) else {}
+        base_total = sum(v for v in base.values() if not math.isnan(v)) or 1.0
+        base = {k: v / base_total for k, v in base.items()}  # counts or proportions
         out = dict(empty)
         out["left"] = [i - 0.4 for i in range(len(items))]
         out["right"] = [i + 0.4 for i in range(len(items))]
@@ -252,6 +254,21 @@ def histogram_columns(rec: Record | None, baseline: Any = None) -> dict[str, lis
     labels = ["underflow"] + [f"[{lo:.4g}, {hi:.4g})" for lo, hi in zip(edges[:-1], edges[1:])] + ["overflow"]
     colors = [OUTSIDE_COLOR] + [WINDOW_COLOR] * (len(hist) - 2) + [OUTSIDE_COLOR]
     return {"left": lefts, "right": rights, "window": window, "baseline": base, "label": labels, "color": colors}
+
+
+def baseline_histograms_of(baseline: Any) -> dict[str, Any]:
+    """``baseline_histograms`` from a fitted :class:`driftstream.detectors.baseline.Baseline`.
+
+    Numeric features: its histograms (proportions with under/overflow); categorical
+    features: the category frequencies of its profile.
+    """
+    if baseline is None:
+        return {}
+    out: dict[str, Any] = dict(getattr(baseline, "histograms", {}) or {})
+    for name, prof in (getattr(baseline, "profile", {}) or {}).items():
+        if isinstance(prof, Mapping) and prof.get("type") == "categorical" and prof.get("frequencies"):
+            out.setdefault(name, dict(prof["frequencies"]))
+    return out
 
 
 def outlier_row(rec: Record) -> dict[str, Any]:

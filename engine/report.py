@@ -307,7 +307,12 @@ def build_report(
 
 def _cli(args: argparse.Namespace) -> int:
     try:
-        path = build_report(args.results_dir, args.output, title=args.title, model=args.model)
+        baseline = None
+        if args.baseline:
+            from driftstream.detectors.baseline import Baseline
+
+            baseline = D.baseline_histograms_of(Baseline.load(args.baseline))
+        path = build_report(args.results_dir, args.output, title=args.title, model=args.model, baseline_histograms=baseline)
     except FileNotFoundError as exc:
         print(f"driftstream report: {exc}", file=sys.stderr)
         return 2
@@ -328,6 +333,8 @@ def register_cli(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write (default: report.html)")
     parser.add_argument("--title", default=None, help="title of the report")
     parser.add_argument("--model", default=None, help="only this model's results")
+    parser.add_argument("--baseline", default=None, metavar="BASELINE_DIR",
+                        help="baseline folder (driftstream baseline -o ...) to draw behind the histograms")
     parser.set_defaults(func=_cli)
     return parser
 

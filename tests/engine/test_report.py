@@ -106,3 +106,20 @@ def test_report_in_browser(tmp_path):
         shot = browser.screenshot(ARTIFACTS / "report.png")
         assert shot.stat().st_size > 50_000
     print(f"report browser test took {time.monotonic() - t0:.1f} s")
+
+
+def test_report_cli_with_baseline(tmp_path):
+    import numpy as np
+
+    from driftstream.detectors.baseline import Baseline
+
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"sepal_length": rng.normal(5, 1.2, 2000), "petal_width": rng.normal(4, 1.2, 2000),
+                         "color": rng.choice(["red", "green", "blue"], 2000, p=[0.5, 0.3, 0.2])})
+    base = Baseline.fit(data, {"sepal_length": "numeric", "petal_width": "numeric", "color": "categorical"}, n_bins=10)
+    base.save(tmp_path / "baseline")
+    results = write_results(tmp_path / "results", kinds=("stats",), windows=2)
+    parser = argparse.ArgumentParser(prog="driftstream")
+    register_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", str(results), "-o", str(tmp_path / "r.html"), "--baseline", str(tmp_path / "baseline")])
+    assert args.func(args) == 0
