@@ -49,6 +49,7 @@ from bokeh.layouts import column, row
 from bokeh.models import (
     BasicTicker,
     ColumnDataSource,
+    CustomJS,
     CustomJSTickFormatter,
     DataTable,
     DatetimeTickFormatter,
@@ -60,6 +61,7 @@ from bokeh.models import (
     LegendItem,
     NumberFormatter,
     NumeralTickFormatter,
+    RadioButtonGroup,
     Range1d,
     Select,
     TableColumn,
@@ -201,7 +203,16 @@ def drift_row(rec: Record) -> dict[str, Any]:
         "effect_size": num(rec.get("effect_size")),
         "drift": bool(rec.get("drift")),
         "detector": str(rec.get("detector", "")),
+        # statistic relative to its threshold: detectors on different scales side by side
+        "ratio": _ratio(num(rec.get("statistic")), num(rec.get("threshold"))),
+        "one": 1.0,
     }
+
+
+def _ratio(stat: float, threshold: float) -> float:
+    if math.isnan(stat) or math.isnan(threshold) or threshold == 0:
+        return math.nan
+    return stat / threshold
 
 
 DRIFT_COLUMNS = tuple(drift_row({}).keys())
@@ -503,11 +514,36 @@ def drift_figure(alert_source: ColumnDataSource, x_range=None, name: str = "drif
     return fig
 
 
-def add_detector_renderers(fig, source: ColumnDataSource, detector: str, color: str):
+_SCALE_JS = """
+const rel = cb_obj.active === 1;
+const swap = {statistic: "ratio", ratio: "statistic", threshold: "one", one: "threshold"};
+const want = rel ? new Set(["ratio", "one"]) : new Set(["statistic", "threshold"]);
+for (const r of plot.renderers) {
+  for (const attr of ["glyph", "nonselection_glyph", "selection_glyph", "hover_glyph", "muted_glyph"]) {
+    const g = r[attr];
+    if (g == null || typeof g !== "object" || !("y" in g)) continue;
+    const y = g.y;
+    const field = (y != null && typeof y === "object") ? y.field : undefined;
+    if (field in swap && !want.has(field)) g.y = {field: swap[field]};
+  }
+}
+for (const axis of plot.left) axis.axis_label = rel ? "statistic ÷ threshold (1 = threshold)" : "statistic";
+"""
+
+
+def drift_scale_toggle(fig, name: str = "drift_scale"):
+    """Buttons switching the drift plot between raw statistics and statistic ÷ threshold."""
+    toggle = RadioButtonGroup(labels=["statistic", "statistic ÷ threshold"], active=0, name=name, width=280)
+    toggle.js_on_change("active", CustomJS(args=dict(plot=fig), code=_SCALE_JS))
+    return toggle
+
+
+def add_detector_renderers(fig, source: ColumnDataSource, detector: str, color: str, relative: bool = False):
     """A detector's statistic (line + dots) and its threshold (dashed) on the drift figure."""
-    line = fig.line("t", "statistic", source=source, color=color, line_width=2)
-    dots = fig.scatter("t", "statistic", source=source, color=color, size=5)
-    thr = fig.line("t", "threshold", source=source, color=color, line_dash="dashed", line_width=1.5, alpha=0.8)
+    y, y_thr = ("ratio", "one") if relative else ("statistic", "threshold")
+    line = fig.line("t", y, source=source, color=color, line_width=2)
+    dots = fig.scatter("t", y, source=source, color=color, size=5)
+    thr = fig.line("t", y_thr, source=source, color=color, line_dash="dashed", line_width=1.5, alpha=0.8)
     fig.add_tools(
         HoverTool(
             renderers=[dots],
@@ -726,6 +762,7 @@ class SessionView:
         self.stats_plot = stats_figure(self.stats_source)
         self.hist_plot = histogram_figure(self.hist_source)
         self.drift_plot = drift_figure(self.drift_alert_source, x_range=self.stats_plot.x_range)
+        self.drift_scale = drift_scale_toggle(self.drift_plot)
         self.outlier_plot = outlier_figure(self.outlier_rate_source, x_range=self.stats_plot.x_range)
         self.outlier_tbl = outlier_table(self.outlier_table_source)
         self.alert_tbl = alert_table(self.alert_source)
@@ -738,7 +775,11 @@ class SessionView:
             Div(text=section_html("Feature"), sizing_mode="stretch_width"),
             row(self.stats_plot, self.hist_plot, sizing_mode="stretch_width"),
             Div(text=section_html("Drift and outliers"), sizing_mode="stretch_width"),
-            row(self.drift_plot, self.outlier_plot, sizing_mode="stretch_width"),
+            row(
+                column(self.drift_scale, self.drift_plot, sizing_mode="stretch_width"),
+                column(Div(text="", height=31), self.outlier_plot, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
             row(
                 column(Div(text="<b>Alerts</b>"), self.alert_tbl, sizing_mode="stretch_width"),
                 column(Div(text="<b>Latest outliers</b>"), self.outlier_tbl, sizing_mode="stretch_width"),
@@ -896,7 +937,7 @@ class SessionView:
         if src is None:
             src = ColumnDataSource({k: [] for k in DRIFT_COLUMNS}, name=f"drift_source_{detector}")
             color = PALETTE[len(self.detector_sources) % len(PALETTE)]
-            add_detector_renderers(self.drift_plot, src, detector, color)
+            add_detector_renderers(self.drift_plot, src, detector, color, relative=self.drift_scale.active == 1)
             self.detector_sources[detector] = src
         return src
 

@@ -128,6 +128,7 @@ def _feature_panel(feature: str, stats: list[dict], drift: list[dict], baseline:
 
     return column(
         row(stats_fig, hist_fig, sizing_mode="stretch_width"),
+        D.drift_scale_toggle(drift_fig, name=f"drift_scale_{feature}"),
         row(drift_fig, sizing_mode="stretch_width"),
         sizing_mode="stretch_width",
         name=f"feature_panel_{feature}",

@@ -168,6 +168,16 @@ def test_dashboard_in_browser(hub, dashboard, caplog):
             "return Bokeh.documents[0].get_model_by_name('stats_plot').title.text"
         )
 
+        # detectors on different scales: the plot switches to statistic / threshold
+        fields = """
+            const plot = Bokeh.documents[0].get_model_by_name('drift_plot');
+            return plot.renderers.filter(r => r.glyph && r.glyph.y && r.glyph.y.field).map(r => r.glyph.y.field).sort();
+        """
+        assert set(browser.js(fields)) == {"statistic", "threshold"}
+        browser.js("Bokeh.documents[0].get_model_by_name('drift_scale').active = 1;")
+        browser.wait_until(lambda: set(browser.js(fields)) == {"ratio", "one"}, 10, what="relative drift scale")
+        browser.wait_until(lambda: dashboard.sessions and dashboard.sessions[0].drift_scale.active == 1, 10, what="toggle synced")
+
         # live: more windows and health ticks arrive, from another thread, in the open page
         more = B.synthetic_results(windows=4, start=12)
         threading.Thread(target=publish, args=(hub, more)).start()
