@@ -56,7 +56,7 @@ class KLDrift(HistogramDriftDetector):
         "eps": [Interval("float", 0.0, None, "neither")],
     }
 
-    def __init__(self, threshold: float = 0.1, n_bins: int = 10, eps: float = 1e-4) -> None:
+    def __init__(self, threshold: float = 0.05, n_bins: int = 10, eps: float = 1e-4) -> None:
         self.threshold = threshold
         self.n_bins = n_bins
         self.eps = eps

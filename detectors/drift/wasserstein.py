@@ -77,7 +77,7 @@ class WassersteinDrift(DriftDetector):
         "threshold": [Interval("float", 0.0, None, "neither")],
     }
 
-    def __init__(self, threshold: float = 0.1) -> None:
+    def __init__(self, threshold: float = 0.2) -> None:
         self.threshold = threshold
 
     def _fit(self, reference: np.ndarray) -> None:

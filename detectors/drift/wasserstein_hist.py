@@ -59,7 +59,7 @@ class WassersteinHistDrift(HistogramDriftDetector):
         "n_bins": [Interval("int", 1, None)],
     }
 
-    def __init__(self, threshold: float = 0.1, n_bins: int = 10) -> None:
+    def __init__(self, threshold: float = 0.2, n_bins: int = 10) -> None:
         self.threshold = threshold
         self.n_bins = n_bins
 
