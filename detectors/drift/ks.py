@@ -32,11 +32,30 @@ def ks_statistic(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> fl
     """
     r, c = reference_sorted, current_sorted
     n1, n2 = r.size, c.size
-    right = np.searchsorted(r, c, side="right") / n1 - np.searchsorted(c, c, side="right") / n2
-    left = np.searchsorted(r, c, side="left") / n1 - np.searchsorted(c, c, side="left") / n2
+    r_right = np.searchsorted(r, c, side="right")
+    r_left = _left_from_right(r, c, r_right)
+    if n2 > 1 and not (c[1:] == c[:-1]).any():  # no ties in the window: counts are the ranks
+        c_right = np.arange(1, n2 + 1)
+        c_left = np.arange(n2)
+    else:
+        c_right = np.searchsorted(c, c, side="right")
+        c_left = np.searchsorted(c, c, side="left")
+    right = r_right / n1 - c_right / n2
+    left = r_left / n1 - c_left / n2
     hi = max(float(right.max()), float(left.max()))
     lo = min(float(right.min()), float(left.min()))
     return max(min(max(-lo, 0.0), 1.0), hi)
+
+
+def _left_from_right(r: np.ndarray, c: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``searchsorted(r, c, "left")`` given the "right" one: they differ only at ties."""
+    tied = right > 0
+    tied[tied] = r[right[tied] - 1] == c[tied]
+    if not tied.any():
+        return right
+    left = right.copy()
+    left[tied] = np.searchsorted(r, c[tied], side="left")
+    return left
 
 
 class KSDrift(DriftDetector):
