@@ -1048,6 +1048,7 @@ class SessionView:
                 add_partition_renderer(lag_plot, src, part, PALETTE[len(self.partition_sources) % len(PALETTE)])
                 self.partition_sources[part] = src
             src.stream(per_part[part], rollover=self.rollover)
+        lag_plot.title.text = "Consumer lag per partition" + ("" if self.partition_sources else " (no partitions reported)")
         self.health_div.text = health_summary_html(rows[-1])
 
     # -- feature selector ---------------------------------------------------------------------

@@ -39,16 +39,29 @@ TABLE_ROWS = 500
 
 
 def read_results(results_dir: str | Path, kinds=KINDS) -> dict[str, pd.DataFrame]:
-    """``{kind: DataFrame}`` for every dataset present under ``results_dir`` (empty ones skipped)."""
+    """``{kind: DataFrame}`` for every dataset present under ``results_dir`` (empty ones skipped).
+
+    Files are read one by one and concatenated, so files whose schemas differ (a column that
+    is all-null in one micro-batch and typed in the next) still combine; hive-style
+    ``key=value`` folders become columns.
+    """
     root = Path(results_dir)
     frames: dict[str, pd.DataFrame] = {}
     for kind in kinds:
         path = root / kind
-        if not path.exists() or (path.is_dir() and not any(path.rglob("*.parquet"))):
-            continue
-        df = pd.read_parquet(path)
-        if len(df):
-            frames[kind] = df
+        files = [path] if path.is_file() else sorted(path.rglob("*.parquet")) if path.is_dir() else []
+        parts = []
+        for file in files:
+            df = pd.read_parquet(file)
+            for folder in file.relative_to(path).parts[:-1] if file != path else ():
+                if "=" in folder:
+                    key, value = folder.split("=", 1)
+                    if key not in df:
+                        df[key] = value
+            if len(df):
+                parts.append(df)
+        if parts:
+            frames[kind] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return frames
 
 
@@ -181,6 +194,8 @@ def _health_panel(health: pd.DataFrame):
             d["lag"].append(lag)
     for i, part in enumerate(sorted(parts, key=lambda p: (len(p), p))):
         D.add_partition_renderer(figs[1], ColumnDataSource(parts[part]), part, D.PALETTE[i % len(D.PALETTE)])
+    if not parts:
+        figs[1].title.text = "Consumer lag per partition (no partitions reported)"
     return column(
         Div(text=D.section_html("Pipeline health"), sizing_mode="stretch_width"),
         Div(text=D.health_summary_html(rows[-1] if rows else None), sizing_mode="stretch_width"),

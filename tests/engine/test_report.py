@@ -123,3 +123,17 @@ def test_report_cli_with_baseline(tmp_path):
     register_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", str(results), "-o", str(tmp_path / "r.html"), "--baseline", str(tmp_path / "baseline")])
     assert args.func(args) == 0
+
+
+def test_read_results_combines_files_with_different_schemas(tmp_path):
+    """A micro-batch where a column is all null next to one where it is typed (as sinks write)."""
+    folder = tmp_path / "results" / "drift" / "date=2026-01-01"
+    folder.mkdir(parents=True)
+    recs = B.synthetic_results(windows=2)["drift"]
+    first = [dict(r, p_value=None) for r in recs[:3]]
+    second = [dict(r, p_value=0.01) for r in recs[3:]]
+    pd.DataFrame(first).to_parquet(folder / "part-0.parquet", index=False)
+    pd.DataFrame(second).to_parquet(folder / "part-1.parquet", index=False)
+    df = read_results(tmp_path / "results")["drift"]
+    assert len(df) == len(recs) and set(df["date"]) == {"2026-01-01"}
+    assert build_report(tmp_path / "results", tmp_path / "r.html", progress=False).exists()
