@@ -22,8 +22,14 @@ kafka-jars: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/driftstream demo $(DEMO_ARGS)
 
-test: $(STAMP) kafka-jars
+helm:
+	bash scripts/install-helm.sh
+
+browser:
+	bash scripts/install-browser.sh
+
+test: $(STAMP) kafka-jars helm browser
 	$(PY) -m pytest -q -ra
 
 clean:
-	rm -rf $(VENV) .kafka kafka/lib
+	rm -rf $(VENV) .kafka kafka/lib .tools

@@ -24,14 +24,15 @@ async def connect(cluster: ClusterSpec) -> tuple[Any, Any]:
         client = await Client(owned.scheduler_address, asynchronous=True)
         return client, owned
     local = cluster.local
+    network = {"host": "127.0.0.1"} if local.processes else {}  # threads only: in-process comms, nothing bound
     owned = await LocalCluster(
         n_workers=local.n_workers,
         threads_per_worker=local.threads_per_worker,
         processes=local.processes,
         memory_limit=local.memory_limit,
-        host="127.0.0.1",
         dashboard_address=local.dashboard_address,
         asynchronous=True,
+        **network,
     )
     client = await Client(owned, asynchronous=True)
     return client, owned

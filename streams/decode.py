@@ -165,6 +165,9 @@ class Decoder:
             else:
                 col = features.field(name)
             out[name] = _column(col, name in self._numeric)
+            if name in self._numeric and len(col):
+                nulls = np.asarray(col.is_null())
+                out[f"_nan_{name}"] = np.isnan(out[name]) & ~nulls
         return pd.DataFrame(out)
 
     def _validate(self, frame: pd.DataFrame, bad: list[dict[str, Any]], values) -> pd.DataFrame:
@@ -185,6 +188,8 @@ class Decoder:
         for name in self._numeric:
             values_ = frame[name].to_numpy(np.float64)
             flag(np.isinf(values_), f"feature '{name}' is not finite (inf)")
+            if f"_nan_{name}" in frame:
+                flag(frame[f"_nan_{name}"].to_numpy(), f"feature '{name}' is not finite (NaN; send null for a missing value)")
         if problems.notna().any():
             rows = frame[problems.notna()]
             for (i, row), reason in zip(rows.iterrows(), problems[problems.notna()]):

@@ -85,9 +85,9 @@ class event_time_windows(Stream):
                     self.windower.restore(restored)
         frame = decoded.frame
         if len(frame):
-            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now)
+            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now, raw.backlogged)
         else:
-            step = self.windower.on_tick(now)
+            step = self.windower.on_tick(now, raw.backlogged)
         late = frame[step.late] if step.late.any() else frame.iloc[:0]
         if step.late.any():
             keep = np.flatnonzero(~step.late)

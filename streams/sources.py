@@ -42,6 +42,7 @@ class RawBatch:
     polled_at: int
     assigned: dict[int, str | None] = field(default_factory=dict)  # partition -> committed metadata
     revoked: list[int] = field(default_factory=list)
+    backlogged: set[int] = field(default_factory=set)  # partitions with unread records (lag > 0)
 
     @classmethod
     def empty(cls, polled_at: int | None = None) -> RawBatch:
@@ -89,7 +90,7 @@ class from_kafka_batches(Source):
         self.max_records = max_records
         self.consumer = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-consumer")
-        self._assigned: dict[int, str | None] = {}
+        self._newly_assigned: list[Any] = []
         self._revoked: list[int] = []
         super().__init__(**kwargs)
 
@@ -101,13 +102,12 @@ class from_kafka_batches(Source):
         source = self
 
         class Listener(ConsumerRebalanceListener):
+            # runs on kafka-python's IO thread: record the change only, never block here
             def on_partitions_revoked(self, revoked):
                 source._revoked.extend(tp.partition for tp in revoked)
 
             def on_partitions_assigned(self, assigned):
-                for tp in assigned:
-                    committed = source.consumer.committed(tp, metadata=True)
-                    source._assigned[tp.partition] = committed.metadata if committed is not None else None
+                source._newly_assigned.extend(assigned)
 
         params = {
             "enable_auto_commit": False,
@@ -137,9 +137,22 @@ class from_kafka_batches(Source):
             np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
             now_ms(),
         )
-        batch.assigned, self._assigned = self._assigned, {}
+        batch.backlogged = self._backlogged()
         batch.revoked, self._revoked = self._revoked, []
+        assigned, self._newly_assigned = self._newly_assigned, []
+        for tp in assigned:  # committed metadata carries the watermark of the last commit
+            committed = self.consumer.committed(tp, metadata=True)
+            batch.assigned[tp.partition] = committed.metadata if committed is not None else None
         return batch
+
+    def _backlogged(self) -> set[int]:
+        """Partitions whose last known high-water mark is beyond our position (no broker request)."""
+        out = set()
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None or self.consumer.position(tp) < highwater:
+                out.add(tp.partition)
+        return out
 
     def _commit(self, offsets: dict[int, int], metadata: str) -> None:
         from kafka import TopicPartition

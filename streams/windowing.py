@@ -139,8 +139,12 @@ class Windower:
         """Start of the latest window holding each event time (the others are k*slide earlier)."""
         return (np.asarray(ts, dtype=np.int64) // self.slide_ms) * self.slide_ms
 
-    def on_batch(self, ts: np.ndarray, partitions: np.ndarray, now_ms: int) -> WindowStep:
-        """Assign a batch's records to windows, update watermarks, report closed windows."""
+    def on_batch(self, ts: np.ndarray, partitions: np.ndarray, now_ms: int, backlogged=()) -> WindowStep:
+        """Assign a batch's records to windows, update watermarks, report closed windows.
+
+        ``backlogged`` names partitions known to have unread records (consumer lag): they are
+        never idle, however long since they last delivered.
+        """
         ts = np.asarray(ts, dtype=np.int64)
         partitions = np.asarray(partitions)
         step = WindowStep(late=np.ones(len(ts), dtype=bool))
@@ -148,13 +152,13 @@ class Windower:
             self._assign(ts, step)
             self._observe(ts, partitions, now_ms)
         self.late_count += int(step.late.sum())
-        self._advance(now_ms, step)
+        self._advance(now_ms, step, backlogged)
         return step
 
-    def on_tick(self, now_ms: int) -> WindowStep:
+    def on_tick(self, now_ms: int, backlogged=()) -> WindowStep:
         """Processing time passed with no records: idle partitions may advance the watermark."""
         step = WindowStep()
-        self._advance(now_ms, step)
+        self._advance(now_ms, step, backlogged)
         return step
 
     def flush(self) -> WindowStep:
@@ -194,8 +198,10 @@ class Windower:
             state.max_ts = max(state.max_ts, int(ts[partitions == p].max()))
             state.last_seen_ms = now_ms
 
-    def _advance(self, now_ms: int, step: WindowStep) -> None:
-        active = [s for s in self.partitions.values() if now_ms - s.last_seen_ms < self.idle_timeout_ms]
+    def _advance(self, now_ms: int, step: WindowStep, backlogged=()) -> None:
+        active = [
+            s for p, s in self.partitions.items() if now_ms - s.last_seen_ms < self.idle_timeout_ms or p in backlogged
+        ]
         if active:
             candidate = min(s.max_ts for s in active) - self.watermark_ms
             if candidate > self.watermark:

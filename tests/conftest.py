@@ -49,3 +49,16 @@ def kafka_topic(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Iterato
         admin.delete_topics([name], raise_errors=False)
     finally:
         admin.close()
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="session")
+def dask_address() -> Iterator[str]:
+    """Address of a real Dask LocalCluster (one worker process, 2 threads) shared by the session."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", memory_limit="4GiB") as cluster:
+        yield cluster.scheduler_address
