@@ -15,6 +15,8 @@ import pytest
 
 from driftstream.engine.logger import LoggerService, parse_time
 
+pytestmark = pytest.mark.kafka
+
 REQ = "org.kubeflow.serving.inference.request"
 RESP = "org.kubeflow.serving.inference.response"
 TIME = "2024-05-01T12:00:00.123456789Z"
