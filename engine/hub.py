@@ -9,7 +9,7 @@ Examples
 --------
 >>> hub = ResultHub(history=2)
 >>> seen = []
->>> hub.subscribe(lambda kind, records: seen.append((kind, len(records))))
+>>> unsubscribe = hub.subscribe(lambda kind, records: seen.append((kind, len(records))))
 >>> hub.publish("stats", [{"feature": "x", "mean": 1.0}])
 >>> seen
 [('stats', 1)]

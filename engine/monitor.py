@@ -350,6 +350,8 @@ class Monitor:
             rules = [AlertRule(alpha=d.alpha)]
             rules += [AlertRule(detector=name, alpha=d.alpha, min_effect_size=v) for name, v in d.min_effect_size.items()]
             self._alert_manager = AlertManager(rules=rules, cooldown_windows=d.min_windows_between_alerts)
+        if not self.spec.drift.alert_on_distance:
+            drift = [r for r in drift if r["p_value"] is not None]
         return self._alert_manager.evaluate(self.spec.model, bounds.start, bounds.end, drift)
 
     def _track(self, coro) -> None:

@@ -201,6 +201,11 @@ class DriftSpec(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     min_windows_between_alerts: int = Field(default=3, ge=0, description="alert cooldown in windows")
     min_effect_size: dict[str, float] = Field(default_factory=dict)
+    alert_on_distance: bool = Field(
+        default=False,
+        description="let distance-only detectors (kl, js, psi...) raise alerts on their fixed thresholds; "
+        "off by default because those thresholds ignore the window size (noise alone crosses them on small windows)",
+    )
 
 
 class StatsSpec(_Strict):
