@@ -357,8 +357,8 @@ class LoggerService:
     def start(self) -> LoggerService:
         from kafka import KafkaProducer
 
-        self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=2,
-                                       **self.producer_params)
+        params = {"acks": "all", "linger_ms": 2, "max_block_ms": int(self.ack_timeout * 1000), **self.producer_params}
+        self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **params)
         service = self
 
         class Handler(_Handler):
@@ -414,9 +414,9 @@ class LoggerService:
         records = self._records(request, response)
         topic = (self.topic or f"{records[0]['model']}.inference") if records else None
         if records:
-            futures = [self._producer.send(topic, key=str(r["request_id"]).encode(), value=json.dumps(r).encode())
-                       for r in records]
             try:
+                futures = [self._producer.send(topic, key=str(r["request_id"]).encode(), value=json.dumps(r).encode())
+                           for r in records]
                 for future in futures:
                     future.get(timeout=self.ack_timeout)
             except Exception as exc:

@@ -98,6 +98,13 @@ def test_binary_v1_request_then_response(service: LoggerService, kafka_bootstrap
     assert first == {"request_id": f"{eid}-0", "model": "iris", "ts": TIME_MS,
                      "features": {"sl": 6.8, "sw": 2.8, "pl": 4.8, "pw": 1.4}, "prediction": 1}
     assert got[f"{eid}-1"]["prediction"] == 2 and got[f"{eid}-1"]["features"]["pw"] == 1.6
+    # the engine's own decoder takes them as they are (contract format)
+    from driftstream.streams.decode import Decoder
+
+    decoder = Decoder(model="iris", columns={**{n: "numeric" for n in ("sl", "sw", "pl", "pw")}, "prediction": "numeric"})
+    batch = decoder.decode([json.dumps(r).encode() for r in got.values()], partitions=[0, 0], offsets=[0, 1])
+    assert batch.bad == [] and sorted(batch.frame["prediction"]) == [1.0, 2.0]
+    assert list(batch.frame["ts"]) == [TIME_MS, TIME_MS]
 
 
 def test_structured_response_first_dict_instances(service: LoggerService, kafka_bootstrap: str, kafka_topic: str) -> None:
@@ -245,3 +252,11 @@ def test_parse_time() -> None:
     assert parse_time("2024-05-01T14:00:00+02:00") == 1714564800000
     assert parse_time(TIME) == TIME_MS
     assert parse_time(None) is None
+
+
+def test_kafka_refusal_is_503_and_the_join_survives(kafka_bootstrap: str) -> None:
+    with LoggerService("iris", "not a valid topic!", kafka_bootstrap, port=0, ack_timeout=2) as svc:
+        assert binary(svc.url, "k1", "request", {"instances": [[1.0]]})[0] == 202
+        status, body = binary(svc.url, "k1", "response", {"predictions": [1]})
+        assert status == 503 and "Kafka did not acknowledge" in body["error"]
+        assert len(svc.pending) == 1                   # a retried response can still complete the join
