@@ -42,6 +42,8 @@ import json
 import logging
 import math
 import os
+import signal
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -546,6 +548,10 @@ def cmd_logger(args: Any) -> int:
     service = LoggerService(model, topic, args.bootstrap_servers, names, host=args.host, port=args.port,
                             pending_ttl=args.pending_ttl)
     service.start()
+    try:  # Kubernetes stops pods with SIGTERM: close the server and the producer cleanly
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    except ValueError:  # not the main thread
+        pass
     print(f"driftstream logger on {service.url} -> {topic or (model or '<model>') + '.inference'}", flush=True)
     try:
         while True:

@@ -243,9 +243,12 @@ def test_cli_serves(kafka_bootstrap: str, kafka_topic: str) -> None:
         assert binary(url, "c1", "response", {"predictions": [3]})[0] == 200
         [(_, record)] = read_topic(kafka_bootstrap, kafka_topic, 1)
         assert record["features"] == {"a": 1, "b": 2}
-    finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=20) == 0             # SIGTERM: a clean stop
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=20)
 
 
 def test_parse_time() -> None:
