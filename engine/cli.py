@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if not getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "verbose", False):
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its retries are reported by us, clearly
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
@@ -153,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     monitor = Monitor(args.spec).start()
     if monitor.dashboard_url:
         print(f"dashboard: {monitor.dashboard_url}")
+    if monitor.metrics_url:
+        print(f"metrics:   {monitor.metrics_url}/metrics")
     run_with_status(monitor, args.duration)
     return 0
 

@@ -26,6 +26,18 @@ def _kafka_available() -> tuple[bool, str]:
     return True, ""
 
 
+def _create_topic(topic: str, partitions: int = 3) -> None:
+    from kafka import KafkaAdminClient
+
+    from . import broker
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers(), client_id="driftstream-demo")
+    try:
+        admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1}}, wait_for_metadata=True)
+    finally:
+        admin.close()
+
+
 def _printer(events: queue.Queue) -> Any:
     def show() -> None:
         while True:
@@ -84,6 +96,7 @@ def run_demo(duration: float = 60.0, rate: float = 400.0, use_kafka: bool = True
         broker.fetch_jars()
         broker.up()
         topic = f"{MODEL}.demo-{int(time.time())}.inference"
+        _create_topic(topic)
         overrides["source"] = {"kind": "kafka", "topic": topic, "group_id": f"driftstream-demo-{int(time.time())}"}
         overrides["sinks"]["kafka"] = {"topic_prefix": f"{MODEL}.demo."}
     else:

@@ -86,6 +86,7 @@ class Monitor:
         self.counters = Counters()
         self.error: BaseException | None = None
         self.dashboard_url: str | None = None
+        self.metrics_url: str | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,6 +191,7 @@ class Monitor:
             self.windower = Windower(w.size_ms, w.slide_ms, w.watermark_ms, w.allowed_lateness_ms, w.idle_timeout_ms)
             self.source.decode_batches(decoder).event_time_windows(self.windower).sink(self._handle)
             self._start_dashboard()
+            self._start_metrics()
             self.source.start()
             housekeeping = asyncio.create_task(self._housekeeping())
             self._ready.set()
@@ -248,6 +250,15 @@ class Monitor:
         self._dashboard.start()
         self.dashboard_url = self._dashboard.url
         logger.info("dashboard at %s", self.dashboard_url)
+
+    def _start_metrics(self) -> None:
+        m = self.spec.metrics
+        if not m.enabled:
+            return
+        from .metrics import MetricsServer
+
+        self._metrics = MetricsServer(self.hub, self.spec.model, host=m.host, port=m.port, token=m.token).start()
+        self.metrics_url = self._metrics.url
 
     # -- per micro-batch -------------------------------------------------------------------------------------
     def _emit(self, kind: str, records: list[dict[str, Any]], key_fn) -> None:
@@ -413,6 +424,8 @@ class Monitor:
         try:
             if getattr(self, "_dashboard", None) is not None:
                 self._dashboard.stop()
+            if getattr(self, "_metrics", None) is not None:
+                self._metrics.stop()
             if hasattr(self, "source") and hasattr(self.source, "close"):
                 await self.source.close()
             self.sinks.close()

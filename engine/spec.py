@@ -240,6 +240,15 @@ class DashboardSpec(_Strict):
     allow_websocket_origin: list[str] | None = None
 
 
+class MetricsSpec(_Strict):
+    """The Prometheus endpoint (``/metrics``, ``/healthz``); the chart turns it on through env vars."""
+
+    enabled: bool = Field(default_factory=lambda: bool(os.environ.get("DRIFTSTREAM_METRICS_PORT")))
+    host: str = Field(default_factory=lambda: os.environ.get("DRIFTSTREAM_METRICS_HOST", "127.0.0.1"))
+    port: int = Field(default_factory=lambda: int(os.environ.get("DRIFTSTREAM_METRICS_PORT", "9108")))
+    token: str | None = Field(default_factory=lambda: os.environ.get("DRIFTSTREAM_METRICS_TOKEN"), repr=False)
+
+
 class LocalClusterSpec(_Strict):
     n_workers: int = Field(default=1, gt=0)
     threads_per_worker: int = Field(default=2, gt=0)
@@ -277,6 +286,7 @@ class MonitorSpec(_Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     sinks: SinksSpec = Field(default_factory=SinksSpec)
     dashboard: DashboardSpec = Field(default_factory=DashboardSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
 
     @model_validator(mode="after")

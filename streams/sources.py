@@ -114,6 +114,7 @@ class from_kafka_batches(Source):
             "auto_offset_reset": "earliest",
             "fetch_max_wait_ms": 20,
             "max_poll_records": self.max_records,
+            "metadata_max_age_ms": 5000,  # pick up a topic created after we subscribed
             **self.consumer_params,
         }
         params["enable_auto_commit"] = False
