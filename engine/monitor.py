@@ -40,6 +40,9 @@ from .spec import MonitorSpec, load_spec
 
 logger = logging.getLogger(__name__)
 
+# outlier detectors cheap enough to score in the engine loop (vectorised numpy, microseconds per batch)
+LOCAL_OUTLIERS = frozenset({"range", "stddev", "zscore", "iqr", "mahalanobis", "unseen_category"})
+
 KINDS = ("stats", "outliers", "drift", "alerts", "dead_letter", "late", "health")
 
 
@@ -181,6 +184,9 @@ class Monitor:
         client, owned = await connect(spec.cluster)
         try:
             analysis = Analysis.build(spec, self.baseline)
+            # vectorised detectors cost microseconds per batch: scoring them here saves the Dask
+            # round trip (and a second copy of the frame) on the per-request latency path
+            self.local_analysis = analysis if all(o.name in LOCAL_OUTLIERS for o in analysis.outliers) else None
             self.client = client
             self.analysis_future = client.submit(_identity, analysis, pure=False, key=f"analysis-{spec.model}-{id(self)}")
             await client.replicate([self.analysis_future]) if len(client.scheduler_info()["workers"]) > 1 else None
@@ -308,17 +314,24 @@ class Monitor:
         offs = frame["offset"].to_numpy()
         self.offsets.hold(("batch", batch_id), lowest_offsets(parts, offs))
         client, analysis = self.client, self.analysis_future
-        scored = client.submit(_score, analysis, frame, pure=False, key=f"score-{batch_id}-{id(self)}")
         summary = client.submit(_summarise, analysis, frame, windows, pure=False, key=f"summary-{batch_id}-{id(self)}")
+        if self.local_analysis is not None:
+            scored = self.local_analysis.score_outliers(frame)
+        else:
+            scored = client.submit(_score, analysis, frame, pure=False, key=f"score-{batch_id}-{id(self)}", priority=1)
         for start, positions in windows.items():
             self.window_parts[start].append(summary)
             self.offsets.hold(("window", start), lowest_offsets(parts[positions], offs[positions]))
-        self._track(self._finish_batch(batch_id, scored))
+        self._track(self._finish_batch(batch_id, scored, summary))
 
-    async def _finish_batch(self, batch_id: int, scored) -> None:
+    async def _finish_batch(self, batch_id: int, scored, summary=None) -> None:
         try:
-            records = await scored
+            records = scored if isinstance(scored, list) else await scored
             self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
+            if summary is not None and isinstance(scored, list):  # backpressure: at most 8 batches in flight on Dask
+                from distributed.client import _wait  # waits without fetching the result to the engine
+
+                await _wait([summary])
             self.offsets.release(("batch", batch_id))
         finally:
             self.inflight.release()
@@ -329,7 +342,7 @@ class Monitor:
             return
         future = self.client.submit(
             _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
-            key=f"close-{bounds.start}-{now_ms()}-{id(self)}",
+            key=f"close-{bounds.start}-{now_ms()}-{id(self)}", priority=10,  # ahead of queued micro-batch summaries
         )
         self.pending_closes[bounds.start] = bounds.end
         self._track(self._finish_close(bounds, future))
