@@ -71,7 +71,8 @@ def workload_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("monitor-dashboard")
     workload = Workload(seed=0)
     baseline = Baseline.fit(workload.training_frame(), {**FEATURES, "prediction": "numeric"})
-    records, truth = workload.requests(N, start_ms=now_ms(), rate=EVENT_RATE, drift_at=0.5)
+    start = (now_ms() // WINDOW_MS + 1) * WINDOW_MS  # on a window boundary: full windows only
+    records, truth = workload.requests(N, start_ms=start, rate=EVENT_RATE, drift_at=0.5)
     log = folder / "inference.jsonl"
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     first, last = records[0]["ts"], records[-1]["ts"]
