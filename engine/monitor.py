@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ def _summarise(analysis: Analysis, frame: pd.DataFrame, windows: dict) -> dict:
 
 def _close(analysis: Analysis, start: int, end: int, *parts: dict) -> dict:
     return analysis.close_window(start, end, *parts)
+
+
+def _rows(frame: pd.DataFrame, positions) -> pd.DataFrame:
+    return frame.iloc[positions]
 
 
 class Counters(dict):
@@ -151,6 +155,33 @@ class Monitor:
             raise ValueError(f"Unknown result kind {kind!r}; expected one of {', '.join(KINDS)}.")
         return pd.DataFrame(self.hub.history(kind))
 
+    def window_starts(self) -> list[int]:
+        """Windows whose rows can be fetched: open ones and the last few closed ones."""
+        return sorted(set(self.window_rows) | set(self.recent_rows))
+
+    def window_frame(self, start: int, timeout: float = 60) -> pd.DataFrame:
+        """The rows of one window, gathered from the Dask workers (open or recently closed)."""
+        future = asyncio.run_coroutine_threadsafe(self._window_frame(start), self._loop)
+        return future.result(timeout)
+
+    def window_dask_frame(self, start: int):
+        """One window as a Dask dataframe (one partition per micro-batch), for use on the engine's loop."""
+        import dask.dataframe as dd
+        from dask import delayed
+
+        rows = self.window_rows.get(start) or self.recent_rows.get(start)
+        if not rows:
+            raise KeyError(f"No rows kept for the window starting at {start}; known: {self.window_starts()}")
+        parts = [delayed(_rows)(frame, positions) for frame, positions in rows]
+        return dd.from_delayed(parts, meta=self._decoder_meta, verify_meta=False)
+
+    async def _window_frame(self, start: int) -> pd.DataFrame:
+        frames = await self.client.gather([self.client.submit(_rows, f, p, pure=False) for f, p in
+                                           (self.window_rows.get(start) or self.recent_rows.get(start) or [])])
+        if not frames:
+            raise KeyError(f"No rows kept for the window starting at {start}; known: {self.window_starts()}")
+        return pd.concat(frames, ignore_index=True)
+
     def dashboard(self):
         """Show the live dashboard inline in Jupyter."""
         from .dashboard import notebook_app
@@ -193,6 +224,7 @@ class Monitor:
             self._state_init()
             self.source = self._make_source(IOLoop.current())
             decoder = Decoder(spec.model, spec.schema_.columns)
+            self._decoder_meta = decoder.empty_frame()
             w = spec.window
             self.windower = Windower(w.size_ms, w.slide_ms, w.watermark_ms, w.allowed_lateness_ms, w.idle_timeout_ms)
             self.source.decode_batches(decoder).event_time_windows(self.windower).sink(self._handle)
@@ -211,6 +243,9 @@ class Monitor:
 
     def _state_init(self) -> None:
         self.window_parts: dict[int, list[Any]] = defaultdict(list)
+        self.window_rows: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+        self.recent_rows: OrderedDict[int, list[tuple[Any, Any]]] = OrderedDict()
+        self.keep_closed_windows = 4
         self.pending: set[asyncio.Task] = set()
         self.pending_closes: dict[int, int] = {}  # window start -> end, while its results are being computed
         self.offsets = OffsetBook()
@@ -314,13 +349,17 @@ class Monitor:
         offs = frame["offset"].to_numpy()
         self.offsets.hold(("batch", batch_id), lowest_offsets(parts, offs))
         client, analysis = self.client, self.analysis_future
-        summary = client.submit(_summarise, analysis, frame, windows, pure=False, key=f"summary-{batch_id}-{id(self)}")
+        # the frame goes to the cluster once; summaries (and heavy outlier models) read it there, and
+        # it stays there while a window needs its rows (window_frame / window_dask_frame)
+        frame_future = client.submit(_identity, frame, pure=False, key=f"frame-{batch_id}-{id(self)}")
+        summary = client.submit(_summarise, analysis, frame_future, windows, pure=False, key=f"summary-{batch_id}-{id(self)}")
         if self.local_analysis is not None:
             scored = self.local_analysis.score_outliers(frame)
         else:
-            scored = client.submit(_score, analysis, frame, pure=False, key=f"score-{batch_id}-{id(self)}", priority=1)
+            scored = client.submit(_score, analysis, frame_future, pure=False, key=f"score-{batch_id}-{id(self)}", priority=1)
         for start, positions in windows.items():
             self.window_parts[start].append(summary)
+            self.window_rows[start].append((frame_future, positions))
             self.offsets.hold(("window", start), lowest_offsets(parts[positions], offs[positions]))
         self._track(self._finish_batch(batch_id, scored, summary))
 
@@ -363,6 +402,11 @@ class Monitor:
 
     def _expire(self, start: int) -> None:
         self.window_parts.pop(start, None)
+        rows = self.window_rows.pop(start, None)
+        if rows:  # keep the last few closed windows' rows on the cluster for inspection
+            self.recent_rows[start] = rows
+            while len(self.recent_rows) > self.keep_closed_windows:
+                self.recent_rows.popitem(last=False)
         if start not in self.pending_closes:
             self.offsets.release(("window", start))
 

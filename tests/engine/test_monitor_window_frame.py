@@ -1,0 +1,35 @@
+"""Each window's rows stay available on the Dask cluster, as pandas or as a Dask dataframe."""
+
+from __future__ import annotations
+
+import time
+
+from driftstream.engine.monitor import Monitor
+
+from kafka_helpers import baseline, expected_counts, records
+
+
+def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address):
+    values, valid = records(4_000, start_ms=1_700_000_000_000, span_ms=8_000, jitter_ms=0)
+    (tmp_path / "log.jsonl").write_bytes(b"\n".join(values) + b"\n")
+    spec = {
+        "model": "t",
+        "source": {"kind": "replay", "path": str(tmp_path / "log.jsonl"), "batch_size": 700},
+        "schema": {"features": {"x": "numeric", "y": "numeric", "c": "categorical"}, "prediction": "numeric"},
+        "window": {"size": "2s", "watermark": "0s", "idle_timeout": "1s"},
+        "sinks": {"kafka": None},
+        "cluster": {"address": dask_address},
+    }
+    expected = expected_counts(valid, 2_000)
+    with Monitor(spec, baseline=baseline()) as monitor:
+        deadline = time.monotonic() + 60
+        while monitor.counters.get("windows_emitted", 0) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        starts = monitor.window_starts()
+        assert len(starts) == 4  # the last four closed windows are kept
+        for start in starts:
+            rows = monitor.window_frame(start)
+            assert len(rows) == expected[start]
+            assert ((rows.ts >= start) & (rows.ts < start + 2_000)).all()
+        ddf = monitor.window_dask_frame(starts[-1])
+        assert ddf.npartitions >= 2 and list(ddf.columns) == list(rows.columns)
