@@ -182,13 +182,14 @@ class Monitor:
             raise KeyError(f"No rows kept for the window starting at {start}; known: {self.window_starts()}")
         return pd.concat(frames, ignore_index=True)
 
-    def dashboard(self):
-        """Show the live dashboard inline in Jupyter."""
+    def dashboard(self, notebook_url: str = "localhost:8888"):
+        """Show the live dashboard inline in Jupyter (``notebook_url``: where the notebook server runs)."""
         from .dashboard import notebook_app
 
         from bokeh.io import show
 
-        return show(notebook_app(self.hub, self.spec.model, list(self.spec.schema_.columns), **self._dashboard_extras()))
+        app = notebook_app(self.hub, self.spec.model, list(self.spec.schema_.columns), **self._dashboard_extras())
+        return show(app, notebook_url=notebook_url)
 
     def _dashboard_extras(self) -> dict[str, Any]:
         return {"baseline_histograms": self.baseline.histograms if self.baseline is not None else None}
