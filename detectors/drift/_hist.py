@@ -10,6 +10,7 @@ import pandas as pd
 from ._base import DriftDetector, DriftResult
 from ._binning import bin_counts, category_counts, quantile_edges, search_edges, smooth
 from ._validation import Interval
+from ._window import counts_from_sorted, sorted_window
 
 __all__ = ["HistogramDriftDetector"]
 
@@ -68,6 +69,20 @@ class HistogramDriftDetector(DriftDetector):
         cur = np.asarray(current, dtype=np.float64)
         cur = cur[np.isfinite(cur)]
         return bin_counts(cur, self.bin_edges_, _search=self._search)
+
+    def test(self, current: np.ndarray) -> DriftResult:
+        """Compare one window with the reference (missing values dropped).
+
+        A numeric window is binned from its sorted values, sorted once and shared with the
+        other detectors tested on the same array (see :mod:`._window`).
+        """
+        self._check_fitted()
+        if self.categorical_:
+            return super().test(current)
+        values = sorted_window(current, type(self).__name__).values
+        if values.size == 0:
+            return self._empty_result()
+        return self.test_counts(counts_from_sorted(values, self._search))
 
     def _test(self, current: np.ndarray) -> DriftResult:
         if self.categorical_:

@@ -11,6 +11,7 @@ from scipy.special import gammaln, kv
 
 from ._base import DriftDetector, DriftResult
 from ._validation import Interval
+from ._window import SortedWindow, sorted_reference, sorted_window
 from .ks import _left_from_right
 
 __all__ = ["CVMDrift", "cvm_limit_cdf"]
@@ -93,7 +94,7 @@ class CVMDrift(DriftDetector):
         self.alpha = alpha
 
     def _fit(self, reference: np.ndarray) -> None:
-        xa = np.sort(reference)
+        xa = sorted_reference(reference)
         self.reference_ = xa
         n = xa.size
         # mid-rank of each reference point within the reference, minus its 1-based index
@@ -101,8 +102,25 @@ class CVMDrift(DriftDetector):
         self._x_offset = tie - np.arange(1, n + 1)
         self._x_ties = bool((xa[1:] == xa[:-1]).any())
 
+    def test(self, current: np.ndarray) -> DriftResult:
+        """Compare one window with the reference (missing values dropped).
+
+        The window is sorted once and shared with the other detectors tested on the same
+        array (see :mod:`._window`).
+        """
+        self._check_fitted()
+        return self._test_window(sorted_window(current, type(self).__name__))
+
+    def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
+        """Like :meth:`test`, for a window already free of missing values and sorted."""
+        self._check_fitted()
+        return self._test_window(SortedWindow(np.asarray(current_sorted, dtype=np.float64)))
+
     def _test(self, current: np.ndarray) -> DriftResult:
-        xa, ya = self.reference_, np.sort(current)
+        return self._test_window(SortedWindow(np.sort(current)))
+
+    def _test_window(self, window: SortedWindow) -> DriftResult:
+        xa, ya = self.reference_, window.values
         nx, ny = xa.size, ya.size
         if ny < 2:
             return self._empty_result()
@@ -110,7 +128,7 @@ class CVMDrift(DriftDetector):
             res = stats.cramervonmises_2samp(xa, ya)
             t, p = float(res.statistic), float(res.pvalue)
         else:
-            rx = np.searchsorted(xa, ya, "right")
+            rx = window.right(xa)
             lx = _left_from_right(xa, ya, rx)
             y_ties = bool((ya[1:] == ya[:-1]).any())
             if not (self._x_ties or y_ties or (lx != rx).any()):

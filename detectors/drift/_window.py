@@ -1,0 +1,145 @@
+"""One window of a numeric feature, cleaned and sorted once, shared by several detectors.
+
+KS, Cramer-von Mises, raw Wasserstein and the histogram detectors all start from the
+window's sorted values; KS, CvM and Wasserstein also locate each window value in the
+sorted reference (``searchsorted(reference, window, "right")``). :class:`SortedWindow`
+holds the sorted values and memoises those positions per reference array, and
+:func:`sorted_window` keeps a small cache keyed on the identity of the input array, so a
+caller that runs every detector through ``test(current)`` on the same array sorts it once.
+
+The cache is safe against reuse: an entry holds only a weak reference to the input (it
+dies with it) and a copy of its values, and is used only while the input is the very same
+object with equal contents (a cheap ``O(m)`` check, against an ``O(m log m)`` sort and
+``O(m log n)`` searches).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from ._base import _clean_1d
+
+__all__ = ["SortedWindow", "counts_from_sorted", "sorted_reference", "sorted_window"]
+
+
+class SortedWindow:
+    """A window's finite values, sorted, with memoised positions in sorted references.
+
+    Parameters
+    ----------
+    values
+        The window's finite values sorted ascending (not checked).
+
+    Examples
+    --------
+    >>> w = SortedWindow(np.array([1.0, 2.0, 4.0]))
+    >>> ref = np.array([0.0, 2.0, 3.0])
+    >>> w.right(ref)
+    array([1, 2, 3])
+    >>> w.right(ref) is w.right(ref)  # searched once per reference array
+    True
+    """
+
+    __slots__ = ("_right", "values")
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self._right: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def right(self, reference_sorted: np.ndarray) -> np.ndarray:
+        """``searchsorted(reference_sorted, values, "right")``, once per reference array."""
+        hit = self._right.get(id(reference_sorted))
+        if hit is not None and hit[0] is reference_sorted:
+            return hit[1]
+        pos = np.searchsorted(reference_sorted, self.values, side="right")
+        pos.flags.writeable = False  # shared by several detectors
+        self._right[id(reference_sorted)] = (reference_sorted, pos)
+        return pos
+
+
+def counts_from_sorted(values_sorted: np.ndarray, search: np.ndarray) -> np.ndarray:
+    """Histogram counts in the ``[underflow, bins..., overflow]`` layout from sorted values.
+
+    ``search`` are the search edges of :func:`._binning.search_edges`; the result equals
+    ``bin_counts(values, edges)`` in ``O(k log m)`` for ``k`` edges instead of ``O(m log k)``.
+
+    Examples
+    --------
+    >>> from driftstream.detectors.drift._binning import bin_counts, search_edges
+    >>> v, e = np.array([-5.0, 0.0, 1.0, 2.0, 2.0, 9.0]), np.array([0.0, 1.0, 2.0])
+    >>> counts_from_sorted(v, search_edges(e)), bin_counts(v, e)
+    (array([1, 1, 3, 1]), array([1, 1, 3, 1]))
+    """
+    below = np.searchsorted(values_sorted, search, side="left")
+    return np.diff(below, prepend=0, append=values_sorted.size)
+
+
+class _IdentityCache:
+    """Results of ``compute(array)`` keyed on the identity of 1-D float64 input arrays.
+
+    An entry is used only while the input is the very same object with the same values
+    (weak reference plus a copy of the values); it disappears with the input.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[int, tuple[weakref.ref, np.ndarray, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _drop(self, key: int, ref: weakref.ref) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is ref:
+                del self._entries[key]
+
+    def get(self, array: Any, compute: Any) -> Any:
+        if not (type(array) is np.ndarray and array.ndim == 1 and array.dtype == np.float64):
+            return compute(array)
+        key = id(array)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0]() is array and np.array_equal(entry[1], array, equal_nan=True):
+            return entry[2]
+        value = compute(array)
+        ref = weakref.ref(array, lambda r, k=key: self._drop(k, r))
+        with self._lock:
+            self._entries[key] = (ref, array.copy(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+
+_windows = _IdentityCache(64)
+_references = _IdentityCache(64)
+
+
+def sorted_window(current: Any, owner: str) -> SortedWindow:
+    """The cleaned (finite values only), sorted window, cached on the identity of ``current``.
+
+    Only 1-D float64 numpy arrays are cached; anything else is cleaned and sorted afresh.
+    ``owner`` names the detector in error messages.
+    """
+    return _windows.get(
+        current, lambda a: SortedWindow(np.sort(_clean_1d(a, False, "current", owner)))
+    )
+
+
+def sorted_reference(reference: np.ndarray) -> np.ndarray:
+    """``np.sort(reference)`` as a read-only array, shared by detectors fitted on the same array.
+
+    Detectors fitted on one reference array then hold the same sorted array, so a window's
+    positions in it (:meth:`SortedWindow.right`) are searched once for all of them.
+    """
+
+    def compute(a: np.ndarray) -> np.ndarray:
+        out = np.sort(a)
+        out.flags.writeable = False
+        return out
+
+    return _references.get(reference, compute)
