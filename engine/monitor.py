@@ -224,7 +224,7 @@ class Monitor:
             await client.replicate([self.analysis_future]) if len(client.scheduler_info()["workers"]) > 1 else None
             self._state_init()
             self.source = self._make_source(IOLoop.current())
-            decoder = Decoder(spec.model, spec.schema_.columns)
+            decoder = Decoder(spec.model, spec.schema_.columns, max_future_ms=spec.window.max_future_ms)
             self._decoder_meta = decoder.empty_frame()
             w = spec.window
             self.windower = Windower(w.size_ms, w.slide_ms, w.watermark_ms, w.allowed_lateness_ms, w.idle_timeout_ms)

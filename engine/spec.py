@@ -60,8 +60,11 @@ class WindowSpec(_Strict):
     watermark: str | int = "6s"
     allowed_lateness: str | int = 0
     idle_timeout: str | int = "10s"
+    max_future: str | int | None = Field(
+        default="1d", description="event times further ahead of the wall clock are dead-lettered; null accepts any"
+    )
 
-    @field_validator("size", "slide", "watermark", "allowed_lateness", "idle_timeout")
+    @field_validator("size", "slide", "watermark", "allowed_lateness", "idle_timeout", "max_future")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if value is not None:
@@ -99,6 +102,10 @@ class WindowSpec(_Strict):
     @property
     def idle_timeout_ms(self) -> int:
         return parse_duration(self.idle_timeout)
+
+    @property
+    def max_future_ms(self) -> int | None:
+        return parse_duration(self.max_future) if self.max_future is not None else None
 
 
 class SchemaSpec(_Strict):

@@ -24,6 +24,8 @@ Examples
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -33,6 +35,9 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 RAW_PREVIEW = 512
+_TOP_FIELDS = frozenset({"request_id", "model", "ts", "features", "prediction"})
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+MAX_FUTURE_MS = 86_400_000  # event times more than a day ahead of the wall clock are dead-lettered
 META_COLUMNS = ["request_id", "ts", "partition", "offset"]
 
 
@@ -61,11 +66,17 @@ class Decoder:
     columns
         Column name -> "numeric" | "categorical"; ``prediction`` is read from the record's
         top level, every other name from its ``features`` object.
+    max_future_ms
+        Event times more than this ahead of the wall clock, or before 1970, are dead-lettered
+        (``ts out of range``): one far-future record would otherwise push the watermark ahead
+        and make every later record late. ``None`` accepts any representable time.
     """
 
-    def __init__(self, model: str, columns: dict[str, str]):
+    def __init__(self, model: str, columns: dict[str, str], max_future_ms: int | None = MAX_FUTURE_MS, clock=None):
         self.model = model
         self.columns = columns
+        self.max_future_ms = max_future_ms
+        self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         feature_fields = [pa.field(n, _arrow_type(k)) for n, k in columns.items() if n != "prediction"]
         top = [
             pa.field("request_id", pa.string()),
@@ -92,9 +103,13 @@ class Decoder:
         bad: list[dict[str, Any]] = []
         tables: list[tuple[pa.Table, np.ndarray]] = []
         good_idx = []
+        utf8_ok = _utf8(b"".join(v for v in values if isinstance(v, (bytes, bytearray))))
         for i, v in enumerate(values):
             if not v or not isinstance(v, (bytes, bytearray)):
                 bad.append(self._bad("empty message", v, partitions[i], offsets[i]))
+            elif (problem := _screen(v, utf8_ok)) is not None:
+                # pyarrow would crash on a bare `null` line and accept invalid UTF-8 inside strings
+                bad.append(self._bad(problem, v, partitions[i], offsets[i]))
             else:
                 good_idx.append(i)
         self._parse(values, np.asarray(good_idx, dtype=np.int64), tables, bad, partitions, offsets)
@@ -119,18 +134,19 @@ class Decoder:
             return
         payload = b"\n".join(_one_line(values[i]) for i in idx)
         try:
-            table = pj.read_json(
-                pa.py_buffer(payload),
-                read_options=pj.ReadOptions(block_size=max(len(payload) + 1, 1 << 16), use_threads=False),
-                parse_options=pj.ParseOptions(
-                    explicit_schema=self._schema, unexpected_field_behavior="infer", newlines_in_values=False
-                ),
-            )
-            if table.num_rows != len(idx):
-                raise pa.ArrowInvalid(f"expected {len(idx)} rows, parsed {table.num_rows}")
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            table = self._read(payload, len(idx))
+        except _ARROW_ERRORS as exc:
             if len(idx) == 1:
                 i = idx[0]
+                # fields outside the schema are inferred by Arrow and may fail to (e.g. a list
+                # mixing numbers and objects): they are ignored, so parse the record without them
+                known = self._known_fields_only(values[i])
+                if known is not None:
+                    try:
+                        tables.append((self._read(known, 1), idx))
+                        return
+                    except _ARROW_ERRORS:
+                        pass
                 bad.append(self._bad(_reason(values[i], exc), values[i], partitions[i], offsets[i]))
                 return
             half = len(idx) // 2
@@ -138,6 +154,33 @@ class Decoder:
             self._parse(values, idx[half:], tables, bad, partitions, offsets)
             return
         tables.append((table, idx))
+
+    def _read(self, payload: bytes, rows: int) -> pa.Table:
+        table = pj.read_json(
+            pa.py_buffer(payload),
+            read_options=pj.ReadOptions(block_size=max(len(payload) + 1, 1 << 16), use_threads=False),
+            parse_options=pj.ParseOptions(
+                explicit_schema=self._schema, unexpected_field_behavior="infer", newlines_in_values=False
+            ),
+        )
+        if table.num_rows != rows:
+            raise pa.ArrowInvalid(f"expected {rows} rows, parsed {table.num_rows}")
+        return table
+
+    def _known_fields_only(self, value: bytes) -> bytes | None:
+        """The record without fields outside the schema, or None if that changes nothing."""
+        try:
+            record = json.loads(value)
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        kept = {k: v for k, v in record.items() if k in _TOP_FIELDS}
+        if isinstance(kept.get("features"), dict):
+            kept["features"] = {k: v for k, v in kept["features"].items() if k in self.columns}
+        if kept == record:
+            return None
+        return json.dumps(kept, allow_nan=True).encode()
 
     def _to_frame(self, tables, partitions, offsets, bad, values) -> pd.DataFrame:
         if not tables:
@@ -179,7 +222,10 @@ class Decoder:
                 problems[mask] = reason
 
         flag(frame["request_id"].isna(), "missing field: request_id")
-        flag(~np.isfinite(frame["ts"].to_numpy(np.float64)), "missing or unparseable field: ts (RFC 3339 or epoch ms)")
+        ts = frame["ts"].to_numpy(np.float64)
+        flag(~np.isfinite(ts), "missing or unparseable field: ts (RFC 3339 or epoch ms)")
+        latest = float(self._clock() + self.max_future_ms) if self.max_future_ms is not None else float(2**62)
+        flag((ts < 0) | (ts > latest), "ts out of range: before 1970 or too far in the future (window.max_future)")
         flag(~frame["_has_features"].to_numpy(), "missing field: features (an object of feature values)")
         if "_has_prediction" in frame:
             flag(~frame["_has_prediction"].to_numpy(), "missing field: prediction")
@@ -209,6 +255,26 @@ class Decoder:
         else:
             text = "" if raw is None else str(raw)[:RAW_PREVIEW]
         return {"reason": reason, "partition": int(partition), "offset": int(offset), "raw": text}
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _screen(value: bytes, utf8_ok: bool) -> str | None:
+    """Why ``value`` must not reach the Arrow parser (None if it may)."""
+    if not utf8_ok:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"invalid UTF-8: {err.reason} at byte {err.start}"
+    if value[:1] != b"{" and value.lstrip()[:1] != b"{":
+        return "invalid JSON: a record must be a JSON object"
+    return None
 
 
 def _one_line(value: bytes) -> bytes:

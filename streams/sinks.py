@@ -136,9 +136,17 @@ class ParquetSink:
     def flush(self) -> None:
         with self._lock:
             buffers, self._buffers = self._buffers, {}
-        for kind, records in buffers.items():
-            if records:
+        pending = [(kind, records) for kind, records in buffers.items() if records]
+        try:
+            while pending:
+                kind, records = pending[0]
                 retry(lambda: self._write_file(kind, records), f"Writing {len(records)} {kind} records to Parquet under {self.root}")
+                pending.pop(0)
+        finally:
+            if pending:  # keep what could not be written for the next flush: nothing is dropped
+                with self._lock:
+                    for kind, records in pending:
+                        self._buffers[kind] = records + self._buffers.get(kind, [])
 
     def _write_file(self, kind: str, records: list[Record]) -> None:
         import pandas as pd
@@ -148,6 +156,10 @@ class ParquetSink:
         if not os.access(folder, os.W_OK):
             raise PermissionError(f"the folder {folder} is not writable")
         frame = pd.DataFrame([_flatten_for_parquet(r) for r in records])
+        for column in frame.columns[frame.dtypes == object]:  # e.g. outlier `value`: numbers and categories
+            kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and v != v)}
+            if len(kinds) > 1 and not kinds <= {int, float, bool}:
+                frame[column] = [None if v is None else (v if isinstance(v, str) else json.dumps(v, default=_json_default)) for v in frame[column]]
         self._seq += 1
         name = f"part-{int(time.time() * 1000)}-{self._seq:06d}-{uuid.uuid4().hex[:6]}.parquet"
         tmp = folder / f".{name}.tmp"

@@ -195,11 +195,13 @@ class from_kafka_batches(Source):
 # ----------------------------------------------------------------------------------------------
 # File replay
 # ----------------------------------------------------------------------------------------------
-def read_inference_log(path: str | Path, batch_size: int = 2000) -> Iterator[list[dict[str, Any]]]:
+def read_inference_log(path: str | Path, batch_size: int = 2000, keep_bad_lines: bool = False) -> Iterator[list[dict[str, Any]]]:
     """Inference-log records from JSONL, Parquet or CSV, in batches of dicts.
 
     Parquet and CSV rows are flat: ``request_id, ts, model, prediction`` plus one column per
-    feature (or a ``features`` column holding JSON objects).
+    feature (or a ``features`` column holding JSON objects). With ``keep_bad_lines`` a JSONL
+    line that is not valid UTF-8 JSON is passed on as its raw bytes (for the decoder to
+    dead-letter) instead of raising.
     """
     path = Path(path)
     if not path.exists():
@@ -209,11 +211,16 @@ def read_inference_log(path: str | Path, batch_size: int = 2000) -> Iterator[lis
         import gzip
 
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with opener(path, "rb") as fh:
             batch: list[dict[str, Any]] = []
             for line in fh:
                 if line.strip():
-                    batch.append(json.loads(line))
+                    try:
+                        batch.append(json.loads(line))
+                    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                        if not keep_bad_lines:
+                            raise
+                        batch.append(line.rstrip(b"\r\n"))
                 if len(batch) >= batch_size:
                     yield batch
                     batch = []
@@ -282,7 +289,7 @@ class from_replay(Source):
     async def _run(self) -> None:
         if self._batches is None:
             size = self.batch_size if self.rate is None else max(1, min(self.batch_size, int(self.rate * self.tick_ms / 1000)))
-            self._batches = read_inference_log(self.path, size)
+            self._batches = read_inference_log(self.path, size, keep_bad_lines=True)
             self._started_at = time.monotonic()
         if self.done:
             await asyncio.sleep(self.tick_ms / 1000)
@@ -298,8 +305,9 @@ class from_replay(Source):
         stamp = now_ms()
         if self.restamp:
             for record in batch:
-                record["ts"] = stamp
-        values = [json.dumps(r, allow_nan=True).encode() for r in batch]
+                if isinstance(record, dict):
+                    record["ts"] = stamp
+        values = [r if isinstance(r, bytes) else json.dumps(r, allow_nan=True).encode() for r in batch]
         offsets = np.arange(self.offset, self.offset + len(values), dtype=np.int64)
         self.offset += len(values)
         await _emit_all(self, RawBatch(values, np.zeros(len(values), np.int32), offsets, stamp))
