@@ -44,11 +44,14 @@ def main() -> None:
         t = time.perf_counter()
         snap = one()
         times.append(time.perf_counter() - t)
-    drifted = None
+    drifted, methods = None, set()
     try:
         for m in snap.dict()["metrics"]:
-            if "DriftedColumnsCount" in str(m.get("metric_id", "")):
+            name = str(m.get("metric_name", ""))
+            if name.startswith("DriftedColumnsCount"):
                 drifted = m["value"]["count"]
+            elif name.startswith("ValueDrift"):
+                methods.add(m["config"].get("method"))
     except Exception:  # noqa: BLE001 - the summary is informative only
         pass
     print(
@@ -58,6 +61,7 @@ def main() -> None:
                 "ms": statistics.median(times) * 1e3,
                 "repeats": args.repeats,
                 "drifted_columns": drifted,
+                "methods": sorted(str(x) for x in methods),
                 "versions": {p: version(p) for p in ("evidently", "numpy", "scipy", "pandas")},
             }
         )

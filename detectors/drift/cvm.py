@@ -11,8 +11,7 @@ from scipy.special import gammaln, kv
 
 from ._base import DriftDetector, DriftResult
 from ._validation import Interval
-from ._window import SortedWindow, sorted_reference, sorted_window
-from .ks import _left_from_right
+from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
 
 __all__ = ["CVMDrift", "cvm_limit_cdf"]
 
@@ -112,9 +111,12 @@ class CVMDrift(DriftDetector):
         return self._test_window(sorted_window(current, type(self).__name__))
 
     def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted."""
+        """Like :meth:`test`, for a window already free of missing values and sorted.
+
+        Detectors given the same sorted array share its searches in the reference.
+        """
         self._check_fitted()
-        return self._test_window(SortedWindow(np.asarray(current_sorted, dtype=np.float64)))
+        return self._test_window(presorted_window(current_sorted))
 
     def _test(self, current: np.ndarray) -> DriftResult:
         return self._test_window(SortedWindow(np.sort(current)))
@@ -128,8 +130,7 @@ class CVMDrift(DriftDetector):
             res = stats.cramervonmises_2samp(xa, ya)
             t, p = float(res.statistic), float(res.pvalue)
         else:
-            rx = window.right(xa)
-            lx = _left_from_right(xa, ya, rx)
+            rx, lx = window.right(xa), window.left(xa)
             y_ties = bool((ya[1:] == ya[:-1]).any())
             if not (self._x_ties or y_ties or (lx != rx).any()):
                 # no ties anywhere: the k-th window point has rank rx_k + k and each

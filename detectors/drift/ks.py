@@ -11,7 +11,7 @@ from scipy import stats
 
 from ._base import DriftDetector, DriftResult
 from ._validation import Interval, Options
-from ._window import SortedWindow, sorted_reference, sorted_window
+from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
 
 __all__ = ["KSDrift", "ks_statistic"]
 
@@ -19,15 +19,19 @@ _MAX_AUTO_N = 10000  # scipy's 'auto' rule: exact when max(n1, n2) <= 10000
 
 
 def ks_statistic(
-    reference_sorted: np.ndarray, current_sorted: np.ndarray, r_right: np.ndarray | None = None
+    reference_sorted: np.ndarray,
+    current_sorted: np.ndarray,
+    r_right: np.ndarray | None = None,
+    r_left: np.ndarray | None = None,
 ) -> float:
     """Two-sided KS statistic ``D`` of two sorted samples, in ``O(m log n)``.
 
     Only the window's ``m`` points are searched in the ``n`` reference points: between two
     consecutive window points the ECDF difference is monotone, so its extremes sit at the
     window points or just before them. Uses the same integer counts as
-    :func:`scipy.stats.ks_2samp`, hence the same floating-point value. ``r_right``, if
-    given, is ``searchsorted(reference_sorted, current_sorted, "right")`` computed already.
+    :func:`scipy.stats.ks_2samp`, hence the same floating-point value. ``r_right`` and
+    ``r_left``, if given, are ``searchsorted(reference_sorted, current_sorted, side)``
+    computed already.
 
     Examples
     --------
@@ -38,7 +42,8 @@ def ks_statistic(
     n1, n2 = r.size, c.size
     if r_right is None:
         r_right = np.searchsorted(r, c, side="right")
-    r_left = _left_from_right(r, c, r_right)
+    if r_left is None:
+        r_left = _left_from_right(r, c, r_right)
     if n2 > 1 and not (c[1:] == c[:-1]).any():  # no ties in the window: counts are the ranks
         c_right = np.arange(1, n2 + 1)
         c_left = np.arange(n2)
@@ -126,9 +131,12 @@ class KSDrift(DriftDetector):
         return self._test_window(sorted_window(current, type(self).__name__))
 
     def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted."""
+        """Like :meth:`test`, for a window already free of missing values and sorted.
+
+        Detectors given the same sorted array share its searches in the reference.
+        """
         self._check_fitted()
-        return self._test_window(SortedWindow(np.asarray(current_sorted, dtype=np.float64)))
+        return self._test_window(presorted_window(current_sorted))
 
     def _test(self, current: np.ndarray) -> DriftResult:
         return self._test_window(SortedWindow(np.sort(current)))
@@ -137,7 +145,8 @@ class KSDrift(DriftDetector):
         cur = window.values
         if cur.size == 0:
             return self._empty_result()
-        d = ks_statistic(self.reference_, cur, window.right(self.reference_))
+        ref = self.reference_
+        d = ks_statistic(ref, cur, window.right(ref), window.left(ref))
         d, p = self._p_value(d, self.reference_.size, cur.size)
         return DriftResult(
             statistic=float(d),

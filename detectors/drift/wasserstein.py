@@ -8,7 +8,7 @@ import numpy as np
 
 from ._base import DriftDetector, DriftResult
 from ._validation import Interval
-from ._window import SortedWindow, sorted_reference, sorted_window
+from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
 
 __all__ = ["WassersteinDrift", "reference_areas", "wasserstein_areas", "wasserstein_sorted"]
 
@@ -165,9 +165,12 @@ class WassersteinDrift(DriftDetector):
         return self._test_window(sorted_window(current, type(self).__name__))
 
     def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted."""
+        """Like :meth:`test`, for a window already free of missing values and sorted.
+
+        Detectors given the same sorted array share its searches in the reference.
+        """
         self._check_fitted()
-        return self._test_window(SortedWindow(np.asarray(current_sorted, dtype=np.float64)))
+        return self._test_window(presorted_window(current_sorted))
 
     def _test(self, current: np.ndarray) -> DriftResult:
         return self._test_window(SortedWindow(np.sort(current)))

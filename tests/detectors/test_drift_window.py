@@ -117,3 +117,15 @@ def test_wasserstein_areas_equals_scipy_on_large_windows(n, m):
     r = np.sort(a)
     got = wasserstein_areas(r, reference_areas(r), np.sort(b))
     assert got == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-12)
+
+
+def test_window_positions_equal_searchsorted_with_ties():
+    rng = np.random.default_rng(5)
+    ref, cur = np.sort(np.round(rng.normal(size=3_000) * 2)), np.round(rng.normal(size=500) * 2)
+    w = sorted_window(cur, "KSDrift")
+    np.testing.assert_array_equal(w.right(ref), np.searchsorted(ref, w.values, "right"))
+    np.testing.assert_array_equal(w.left(ref), np.searchsorted(ref, w.values, "left"))
+    assert w.left(ref) is w.left(ref)
+    for cls in (KSDrift, CVMDrift):
+        det = cls().fit(ref)
+        assert det.test(cur) == cls().fit(ref.copy()).test(cur.copy())
