@@ -119,6 +119,10 @@ class from_kafka_batches(Source):
         }
         params["enable_auto_commit"] = False
         self.consumer = KafkaConsumer(**params)
+        try:  # learn the topic's partitions before joining: a join without them can keep an empty assignment
+            self.consumer.partitions_for_topic(self.topic)
+        except Exception:  # noqa: BLE001 - a topic created later is still picked up by the metadata refresh
+            logger.debug("no metadata yet for %s", self.topic, exc_info=True)
         self.consumer.subscribe([self.topic], listener=Listener())
 
     def _poll(self) -> RawBatch:
