@@ -111,7 +111,7 @@ def _producer_main(index: int, count: int, rate: float, topic: str, bootstrap: s
     while sent < total:
         due = min(total, int((time.monotonic() - t0) * rate) + 1) if rate else total
         if due <= sent:
-            time.sleep(min(0.002, (sent + 1) / rate - (time.monotonic() - t0)) if rate else 0)
+            time.sleep(max(0.0, min(0.002, (sent + 1) / rate - (time.monotonic() - t0))))
             continue
         for k in range(sent, min(due, sent + 2000)):
             i = mine[k]
@@ -137,6 +137,19 @@ def create_topic(bootstrap: str, partitions: int) -> str:
         admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1}}, wait_for_metadata=True)
     finally:
         admin.close()
+    # a consumer group joining before the broker serves the topic's partition metadata can get an
+    # empty assignment and keep it (kafka-python): wait until a fresh client sees every partition
+    from kafka import KafkaConsumer
+
+    probe = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        deadline = time.monotonic() + 30
+        while len(probe.partitions_for_topic(name) or ()) < partitions and time.monotonic() < deadline:
+            time.sleep(0.2)
+            probe.topics()
+    finally:
+        probe.close()
+    time.sleep(0.5)
     return name
 
 
@@ -354,6 +367,8 @@ def run_level(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not monitor.lag:  # partitions assigned: the group has joined
             time.sleep(0.2)
+        if not monitor.lag:
+            raise RuntimeError(f"the monitor's consumer got no partitions of {topic} within 60 s")
         sampler.start()
         t_start = now_ms()
         go.set()
@@ -592,6 +607,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS_DIR / "replay.json"))
     ap.add_argument("--write", action="store_true", help="rewrite the '## Replay' section of bench/RESULTS.md")
     args = ap.parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("distributed", "kafka.producer.kafka", "kafka.cluster"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if noisy != "kafka.cluster" else logging.CRITICAL)
     rates = [float(r) for r in args.rates.split(",")]
     counts = [int(float(c)) for c in args.requests.split(",")]
     counts = counts * len(rates) if len(counts) == 1 else counts
