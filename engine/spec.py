@@ -140,12 +140,18 @@ class SchemaSpec(_Strict):
         return [name for name, kind in self.columns.items() if kind == "categorical"]
 
 
+def _env(name: str, default: str | None = None) -> Any:
+    return Field(default_factory=lambda: os.environ.get(name, default))
+
+
 class KafkaSecurity(_Strict):
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_plain_username: str | None = None
-    sasl_plain_password: str | None = Field(default=None, repr=False)
-    ssl_cafile: str | None = None
+    """Kafka SASL/SSL settings; unset fields fall back to ``DRIFTSTREAM_KAFKA_*`` env vars (the Helm chart's Secret)."""
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = _env("DRIFTSTREAM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = _env("DRIFTSTREAM_KAFKA_SASL_MECHANISM")
+    sasl_plain_username: str | None = _env("DRIFTSTREAM_KAFKA_SASL_USERNAME")
+    sasl_plain_password: str | None = Field(default_factory=lambda: os.environ.get("DRIFTSTREAM_KAFKA_SASL_PASSWORD"), repr=False)
+    ssl_cafile: str | None = _env("DRIFTSTREAM_KAFKA_SSL_CAFILE")
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
 

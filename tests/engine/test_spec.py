@@ -57,3 +57,14 @@ def test_missing_file_is_named():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_specs_validate(path):
     load_spec(path)
+
+
+def test_kafka_security_falls_back_to_the_charts_environment(monkeypatch):
+    monkeypatch.setenv("DRIFTSTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("DRIFTSTREAM_KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("DRIFTSTREAM_KAFKA_SASL_USERNAME", "alice")
+    monkeypatch.setenv("DRIFTSTREAM_KAFKA_SASL_PASSWORD", "s3cret")
+    spec = load_spec(MINIMAL)
+    kwargs = spec.source.security.client_kwargs()
+    assert kwargs == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "sasl_plain_username": "alice", "sasl_plain_password": "s3cret"}
+    assert "s3cret" not in repr(spec)
