@@ -62,10 +62,17 @@ def test_engine_sigkilled_three_times_loses_no_window(kafka_bootstrap, kafka_top
             kills.append(len({v["window_start"] for _, v in read_topic(kafka_bootstrap, stats_topic, 2)}))
             proc = engine(tmp_path / "spec.yaml", log)
         producer.join(60)
-        wait_for(
-            lambda: window_counts(latest_by_key(read_topic(kafka_bootstrap, stats_topic, 3))) == expected,
-            120, interval=2, what="every window with its full count after three kills",
-        )
+        try:
+            wait_for(
+                lambda: window_counts(latest_by_key(read_topic(kafka_bootstrap, stats_topic, 3))) == expected,
+                90, interval=2, what="every window with its full count after three kills",
+            )
+        except AssertionError:
+            got = window_counts(latest_by_key(read_topic(kafka_bootstrap, stats_topic, 3)))
+            diff = {s: (got.get(s), n) for s, n in expected.items() if got.get(s) != n}
+            extra = sorted(set(got) - set(expected))
+            raise AssertionError(f"windows (got, expected) differing: {diff}; unexpected windows {extra}; kills {kills}\n"
+                                 + log.read_text()[-3000:]) from None
     finally:
         stop(proc)
     stats = read_topic(kafka_bootstrap, stats_topic)
