@@ -112,19 +112,16 @@ class _IdentityCache:
     """Results of ``compute(array)`` keyed on the identity of 1-D float64 input arrays.
 
     An entry is used only while the input is the very same object with the same values
-    (weak reference plus a copy of its bytes); it disappears with the input.
+    (weak reference plus a copy of its bytes). Entries whose input has died are dropped at
+    the next insertion, and at most ``max_entries`` are kept (least recently added first
+    out). No weakref callbacks: they could run (from the garbage collector) while the lock
+    is held.
     """
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[int, tuple[weakref.ref, bytes, Any]] = OrderedDict()
         self._lock = threading.Lock()
-
-    def _drop(self, key: int, ref: weakref.ref) -> None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] is ref:
-                del self._entries[key]
 
     def get(self, array: Any, compute: Any) -> Any:
         if not (type(array) is np.ndarray and array.ndim == 1 and array.dtype == np.float64):
@@ -137,9 +134,12 @@ class _IdentityCache:
         if entry is not None and entry[0]() is array and entry[1] == array.tobytes():
             return entry[2]
         value = compute(array)
-        ref = weakref.ref(array, lambda r, k=key: self._drop(k, r))
+        new = (weakref.ref(array), array.tobytes(), value)
         with self._lock:
-            self._entries[key] = (ref, array.tobytes(), value)
+            dead = [k for k, e in self._entries.items() if e[0]() is None]
+            for k in dead:
+                del self._entries[k]
+            self._entries[key] = new
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

@@ -129,3 +129,19 @@ def test_window_positions_equal_searchsorted_with_ties():
     for cls in (KSDrift, CVMDrift):
         det = cls().fit(ref)
         assert det.test(cur) == cls().fit(ref.copy()).test(cur.copy())
+
+
+def test_cache_survives_many_short_lived_windows_and_garbage_collection():
+    import gc
+
+    ref, cur = _data(6, n=2_000, m=200)
+    dets = [c().fit(ref) for c in SORTED + HIST]
+    expected = [d.test(cur.copy()) for d in dets]
+    for i in range(300):  # windows die, ids are reused, the collector runs mid-way
+        ws = cur.copy()
+        assert [d.test(ws) for d in dets] == expected
+        if i % 50 == 0:
+            gc.collect()
+    from driftstream.detectors.drift import _window
+
+    assert len(_window._windows._entries) <= _window._windows.max_entries
