@@ -105,7 +105,11 @@ def counts_from_sorted(values_sorted: np.ndarray, search: np.ndarray) -> np.ndar
     (array([1, 1, 3, 1]), array([1, 1, 3, 1]))
     """
     below = np.searchsorted(values_sorted, search, side="left")
-    return np.diff(below, prepend=0, append=values_sorted.size)
+    counts = np.empty(below.size + 1, dtype=np.intp)
+    counts[0] = below[0]
+    np.subtract(below[1:], below[:-1], out=counts[1:-1])
+    counts[-1] = values_sorted.size - below[-1]
+    return counts
 
 
 class _IdentityCache:

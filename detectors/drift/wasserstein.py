@@ -80,25 +80,27 @@ def wasserstein_areas(
     n, m = r.size, c.size
     if right is None:
         right = np.searchsorted(r, c, side="right")
-    # area under F up to each window point: A[j] + (j + 1) / n * (x - r[j]), j = right - 1
-    j = np.maximum(right - 1, 0)
-    a_c = np.where(right > 0, areas[j] + right / n * (c - r[j]), 0.0)
+    # area under F up to each window point: A[j] + (j + 1) / n * (x - r[j]), j = right - 1;
+    # 0 for the window points below the whole reference (a prefix: ``right`` is sorted)
+    j = right - 1
+    a_c = areas[j] + right / n * (c - r[j])
+    a_c[: int(np.searchsorted(right, 0, side="right"))] = 0.0
     # before the first window point the window's ECDF is 0, after the last it is 1
-    total = a_c[0]
+    total = float(a_c[0])
     if c[-1] < r[-1]:
-        total += (r[-1] - c[-1]) - (areas[-1] - a_c[-1])
+        total += float((r[-1] - c[-1]) - (areas[-1] - a_c[-1]))
     if m > 1:
         k = np.arange(1, m)
+        cross = -((-k * n) // m) - 1  # index of the first reference point where F >= k / m
+        lo, hi, a_lo, a_hi = c[:-1], c[1:], a_c[:-1], a_c[1:]
+        # F's crossing point, clipped to the gap; the area function is continuous and
+        # non-decreasing, so its value at the clipped point is its value clipped likewise
+        q = np.clip(r[cross], lo, hi)
+        a_q = np.clip(areas[cross], a_lo, a_hi)
         t = k / m
-        cross = -((-k * n) // m) - 1  # index of the first reference point where F >= t
-        lo, hi = c[:-1], c[1:]
-        q, a_q = r[cross], areas[cross]
-        below, above = q < lo, q > hi
-        q = np.where(below, lo, np.where(above, hi, q))
-        a_q = np.where(below, a_c[:-1], np.where(above, a_c[1:], a_q))
-        gaps = t * (q - lo) - (a_q - a_c[:-1]) + (a_c[1:] - a_q) - t * (hi - q)
+        gaps = t * (q - lo) - (a_q - a_lo) + (a_hi - a_q) - t * (hi - q)
         total += float(np.sum(gaps))
-    return float(total)
+    return total
 
 
 class WassersteinDrift(DriftDetector):
