@@ -66,8 +66,12 @@ def prefill(topic: str, bootstrap: str, n: int, nominal_rate: float, producers: 
     return base_ms
 
 
+GENERIC = ("threading.py", "asyncio/", "concurrent/futures", "selectors.py", "distributed/utils.py", "distributed/compatibility.py",
+           "tornado/", "<module>", "runpy", "streamz/core.py")
+
+
 def summarise_profile(raw: Path, top: int = 25) -> dict[str, Any]:
-    """Top leaf and inclusive functions of a py-spy raw (collapsed) profile, per thread."""
+    """Share of the engine process's samples per thread, per leaf function and per (non-plumbing) function."""
     threads: Counter = Counter()
     leaf: Counter = Counter()
     inclusive: Counter = Counter()
@@ -77,24 +81,26 @@ def summarise_profile(raw: Path, top: int = 25) -> dict[str, Any]:
         if not stack:
             continue
         n = int(n)
-        frames = stack.split(";")
+        body = [f for f in stack.split(";") if not f.startswith(("thread", "process"))]
         total += n
-        thread = frames[0] if frames[0].startswith("thread") or frames[0].startswith("process") else ""
-        body = [f for f in frames if not f.startswith(("thread", "process"))]
         threads[_thread_name(body)] += n
         if body:
             leaf[body[-1]] += n
         for f in set(body):
-            inclusive[f] += n
+            if not any(g in f for g in GENERIC):
+                inclusive[f] += n
     pct = lambda c: [(f, round(100 * v / max(total, 1), 1)) for f, v in c.most_common(top)]  # noqa: E731
     return {"samples": total, "threads": pct(threads), "leaf": pct(leaf), "inclusive": pct(inclusive)}
 
 
 def _thread_name(frames: list[str]) -> str:
     text = ";".join(frames)
-    for marker, name in (("Monitor._thread_main", "engine loop (asyncio)"), ("kafka-consumer", "kafka consumer"),
-                         ("_poll", "kafka consumer thread"), ("KafkaNetClient", "kafka-python io"), ("Sender.run", "kafka producer (sink)"),
-                         ("bench-sampler", "bench sampler"), ("distributed", "dask (scheduler/client)"), ("tornado", "tornado")):
+    for marker, name in (("Monitor._thread_main", "engine loop (asyncio: decode, window, submit, emit)"),
+                         ("from_kafka_batches._", "kafka consumer thread (poll, commit, lag)"),
+                         ("Sender.run", "kafka producer I/O thread (result sink)"),
+                         ("LoopRunner", "dask client/scheduler event loop"),
+                         ("KafkaNetClient", "kafka-python consumer I/O thread"), ("bench-sampler", "bench sampler"),
+                         ("ResourceSampler", "bench sampler"), ("throughput.py", "bench main thread")):
         if marker in text:
             return name
     return frames[0] if frames else "?"
@@ -207,8 +213,8 @@ def markdown(res: dict[str, Any], machine: dict[str, Any], command: str) -> str:
         lines += ["Where the engine process's time goes (py-spy, share of samples of the engine process, all threads):", "",
                   "| thread | % |", "|---|---:|"]
         lines += [f"| {t} | {p} |" for t, p in prof["threads"][:8]]
-        lines += ["", "| function (inclusive) | % |", "|---|---:|"]
-        lines += [f"| `{f}` | {p} |" for f, p in prof["inclusive"][:25]]
+        lines += ["", "| function (inclusive, plumbing frames left out) | % |", "|---|---:|"]
+        lines += [f"| `{f}` | {p} |" for f, p in prof["inclusive"][:30]]
         lines += [""]
     return "\n".join(lines)
 
