@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if not getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "verbose", False):
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its retries are reported by us, clearly
+        quiet_kafka_noise()
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
@@ -36,6 +36,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"driftstream {args.command}: {exc}", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+KAFKA_NOISE = ("not found in cluster metadata", "UnknownMemberIdError", "Unable to send to wakeup socket")
+
+
+class _KafkaNoise(logging.Filter):
+    """Drops kafka-python's routine ERROR lines (a topic not created yet, leaving a group on exit);
+    real failures (authentication, unreachable brokers) still reach the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in KAFKA_NOISE)
+
+
+def quiet_kafka_noise() -> None:
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _KafkaNoise) for f in handler.filters):
+            handler.addFilter(_KafkaNoise())
 
 
 def build_parser() -> argparse.ArgumentParser:

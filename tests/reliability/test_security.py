@@ -83,6 +83,7 @@ def test_sasl_wrong_credentials_refused_right_ones_work(sasl_broker, tmp_path, c
 
     from driftstream.engine.monitor import Monitor
 
+    caplog.set_level(logging.INFO, logger="kafka")
     caplog.set_level(logging.INFO)  # NOTE: kafka-python's own DEBUG logs print SASL/PLAIN auth bytes (see RELIABILITY.md)
     wrong = MonitorSpec.model_validate({**kafka_spec("sasl-topic", sasl_broker, None), "source": {
         "kind": "kafka", "topic": "sasl-topic", "bootstrap_servers": sasl_broker, "security": _security("not-the-password")}})
@@ -90,7 +91,13 @@ def test_sasl_wrong_credentials_refused_right_ones_work(sasl_broker, tmp_path, c
         consumer = KafkaConsumer(bootstrap_servers=sasl_broker, **wrong.source.security.client_kwargs(), request_timeout_ms=10_000)
         consumer.topics()
     # kafka-python 3 raises "Unable to bootstrap" and logs the broker's reason (error 58)
-    reasons = [r.getMessage() for r in caplog.records if r.name.startswith("kafka") and r.levelno >= logging.WARNING]
+    def logged_reasons() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name.startswith("kafka") and r.levelno >= logging.WARNING]
+
+    deadline = time.monotonic() + 10  # kafka-python's IO thread may log the broker's reason after raising
+    while not any("SaslAuthenticationFailedError" in m for m in logged_reasons()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reasons = logged_reasons()
     assert any("SaslAuthenticationFailedError" in m and "Invalid username or password" in m for m in reasons), reasons[-5:]
     assert "bootstrap" in str(refused.value) or "Authentication" in str(refused.value)
 
