@@ -131,7 +131,7 @@ def test_monitor_dashboard_and_report_in_browser(workload_run, caplog):
             # its renderers stay empty for bmi), each holding every window
             numeric_detectors = {"kl", "js", "wasserstein_hist", "ks", "psi"}
             full = lambda: [k for k, v in _lengths(browser, "drift_plot").items() if k != "drift_alert_markers" and v == bmi_windows]
-            browser.wait_until(lambda: len(full()) >= 2 * len(numeric_detectors), 30, what=f"drift plot data {_lengths(browser, 'drift_plot')}")
+            browser.wait_until(lambda: len(full()) >= 2 * len(numeric_detectors), 90, what=f"drift plot data {_lengths(browser, 'drift_plot')}")
             # the injected drift is marked on the bmi drift plot, only from the drift onwards
             markers = browser.wait_until(lambda: _src_len(browser, "drift_alert_source"), 30, what="drift alert markers")
             assert markers > 0
