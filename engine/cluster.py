@@ -15,7 +15,8 @@ async def connect(cluster: ClusterSpec) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if cluster.address:
-        client = await Client(cluster.address, asynchronous=True)
+        security = cluster.tls.security() if cluster.tls is not None else None
+        client = await Client(cluster.address, asynchronous=True, security=security)
         return client, None
     if cluster.kubernetes is not None:
         from .k8s import launch_cluster  # optional: needs dask-kubernetes and a reachable cluster

@@ -270,14 +270,34 @@ class LocalClusterSpec(_Strict):
     dashboard_address: str = "127.0.0.1:0"
 
 
+class DaskTLSSpec(_Strict):
+    """TLS for the Dask comms (``distributed.security.Security``): PEM file paths."""
+
+    ca_file: str
+    client_cert: str
+    client_key: str | None = None
+    require_encryption: bool = True
+
+    def security(self) -> Any:
+        from distributed.security import Security
+
+        return Security(
+            tls_ca_file=self.ca_file, tls_client_cert=self.client_cert, tls_client_key=self.client_key,
+            require_encryption=self.require_encryption,
+        )
+
+
 class ClusterSpec(_Strict):
     local: LocalClusterSpec | None = None
     address: str | None = None
     kubernetes: dict[str, Any] | None = None
+    tls: DaskTLSSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> ClusterSpec:
         chosen = [k for k in ("local", "address", "kubernetes") if getattr(self, k) is not None]
+        if self.tls is not None and not self.address:
+            raise ValueError("cluster.tls applies to an existing scheduler: set cluster.address (tls://host:port) too")
         if len(chosen) > 1:
             raise ValueError(f"cluster takes exactly one of local, address, kubernetes; got {chosen}")
         if not chosen:
