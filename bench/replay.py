@@ -272,6 +272,7 @@ class ResourceSampler(threading.Thread):
                 "rss_end_mb": round(series[-1][1] / 2**20, 1) if series else None,
                 "cpu_s": round(cpu, 1),
                 "cpu_cores_avg": round(cpu / wall, 2) if wall else None,
+                "rss_series_mb": [(round(t, 1), round(v / 2**20)) for t, v in series[:: max(1, len(series) // 30)]],
             }
         return out
 
