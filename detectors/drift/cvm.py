@@ -9,9 +9,10 @@ import numpy as np
 from scipy import stats
 from scipy.special import gammaln, kv
 
-from ._base import DriftDetector, DriftResult
+from ._base import DriftResult
 from ._validation import Interval
-from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
+from ._sorted import SortedWindowDetector
+from ._window import SortedWindow, sorted_reference
 
 __all__ = ["CVMDrift", "cvm_limit_cdf"]
 
@@ -43,7 +44,7 @@ def cvm_limit_cdf(x: float) -> float:
         k += 1
 
 
-class CVMDrift(DriftDetector):
+class CVMDrift(SortedWindowDetector):
     """Two-sample Cramer-von Mises test of the window against the reference.
 
     Statistic and p-value equal :func:`scipy.stats.cramervonmises_2samp` (``method="auto"``)
@@ -100,26 +101,6 @@ class CVMDrift(DriftDetector):
         tie = (np.searchsorted(xa, xa, "left") + np.searchsorted(xa, xa, "right") + 1) / 2.0
         self._x_offset = tie - np.arange(1, n + 1)
         self._x_ties = bool((xa[1:] == xa[:-1]).any())
-
-    def test(self, current: np.ndarray) -> DriftResult:
-        """Compare one window with the reference (missing values dropped).
-
-        The window is sorted once and shared with the other detectors tested on the same
-        array (see :mod:`._window`).
-        """
-        self._check_fitted()
-        return self._test_window(sorted_window(current, type(self).__name__))
-
-    def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted.
-
-        Detectors given the same sorted array share its searches in the reference.
-        """
-        self._check_fitted()
-        return self._test_window(presorted_window(current_sorted))
-
-    def _test(self, current: np.ndarray) -> DriftResult:
-        return self._test_window(SortedWindow(np.sort(current)))
 
     def _test_window(self, window: SortedWindow) -> DriftResult:
         xa, ya = self.reference_, window.values

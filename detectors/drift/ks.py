@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from ._base import DriftDetector, DriftResult
+from ._base import DriftResult
 from ._validation import Interval, Options
-from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
+from ._sorted import SortedWindowDetector
+from ._window import SortedWindow, sorted_reference
 
 __all__ = ["KSDrift", "ks_statistic"]
 
@@ -68,7 +69,7 @@ def _left_from_right(r: np.ndarray, c: np.ndarray, right: np.ndarray) -> np.ndar
     return left
 
 
-class KSDrift(DriftDetector):
+class KSDrift(SortedWindowDetector):
     """Two-sample Kolmogorov-Smirnov test of the window against the reference.
 
     Statistic and p-value equal :func:`scipy.stats.ks_2samp` (two-sided) on the same data;
@@ -120,26 +121,6 @@ class KSDrift(DriftDetector):
 
     def _fit(self, reference: np.ndarray) -> None:
         self.reference_ = sorted_reference(reference)
-
-    def test(self, current: np.ndarray) -> DriftResult:
-        """Compare one window with the reference (missing values dropped).
-
-        The window is sorted once and shared with the other detectors tested on the same
-        array (see :mod:`._window`).
-        """
-        self._check_fitted()
-        return self._test_window(sorted_window(current, type(self).__name__))
-
-    def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted.
-
-        Detectors given the same sorted array share its searches in the reference.
-        """
-        self._check_fitted()
-        return self._test_window(presorted_window(current_sorted))
-
-    def _test(self, current: np.ndarray) -> DriftResult:
-        return self._test_window(SortedWindow(np.sort(current)))
 
     def _test_window(self, window: SortedWindow) -> DriftResult:
         cur = window.values

@@ -6,9 +6,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import DriftDetector, DriftResult
+from ._base import DriftResult
 from ._validation import Interval
-from ._window import SortedWindow, presorted_window, sorted_reference, sorted_window
+from ._sorted import SortedWindowDetector
+from ._window import SortedWindow, sorted_reference
 
 __all__ = ["WassersteinDrift", "reference_areas", "wasserstein_areas", "wasserstein_sorted"]
 
@@ -103,7 +104,7 @@ def wasserstein_areas(
     return total
 
 
-class WassersteinDrift(DriftDetector):
+class WassersteinDrift(SortedWindowDetector):
     """1-Wasserstein (earth mover's) distance between the window's and reference's values.
 
     The statistic equals :func:`scipy.stats.wasserstein_distance` on the same data.
@@ -156,26 +157,6 @@ class WassersteinDrift(DriftDetector):
 
     def _result_threshold(self) -> float:
         return float(self.threshold * self.scale_)
-
-    def test(self, current: np.ndarray) -> DriftResult:
-        """Compare one window with the reference (missing values dropped).
-
-        The window is sorted once and shared with the other detectors tested on the same
-        array (see :mod:`._window`).
-        """
-        self._check_fitted()
-        return self._test_window(sorted_window(current, type(self).__name__))
-
-    def test_sorted(self, current_sorted: np.ndarray) -> DriftResult:
-        """Like :meth:`test`, for a window already free of missing values and sorted.
-
-        Detectors given the same sorted array share its searches in the reference.
-        """
-        self._check_fitted()
-        return self._test_window(presorted_window(current_sorted))
-
-    def _test(self, current: np.ndarray) -> DriftResult:
-        return self._test_window(SortedWindow(np.sort(current)))
 
     def _test_window(self, window: SortedWindow) -> DriftResult:
         cur = window.values
