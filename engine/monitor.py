@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-from driftstream.detectors.baseline import Baseline
+from driftstream.detectors.baseline import Baseline, BaselineError
 from driftstream.streams.decode import Decoder
 from driftstream.streams.nodes import WindowedBatch
-from driftstream.streams.sinks import FanOut, HubSink, KafkaSink, ParquetSink
-from driftstream.streams.sources import from_kafka_batches, from_replay, now_ms
+from driftstream.streams.sinks import FanOut, HubSink, KafkaSink, ParquetSink, SinkError
+from driftstream.streams.sources import SourceError, from_kafka_batches, from_replay, now_ms
 from driftstream.streams.windowing import WindowBounds, Windower
 
 from .analysis import Analysis
@@ -201,7 +201,10 @@ class Monitor:
         try:
             self._loop.run_until_complete(self._main())
         except BaseException as exc:  # noqa: BLE001 - surfaced to the caller
-            logger.exception("monitor stopped with an error")
+            if isinstance(exc, (SourceError, SinkError, BaselineError)):
+                logger.error("monitor stopped: %s", exc)  # these explain themselves; no traceback
+            else:
+                logger.exception("monitor stopped with an error")
             self.error = exc
         finally:
             self._ready.set()
@@ -229,6 +232,8 @@ class Monitor:
             w = spec.window
             self.windower = Windower(w.size_ms, w.slide_ms, w.watermark_ms, w.allowed_lateness_ms, w.idle_timeout_ms)
             self.source.decode_batches(decoder).event_time_windows(self.windower).sink(self._handle)
+            if hasattr(self.source, "ensure_connected"):
+                await self.source.ensure_connected()
             self._start_dashboard()
             self._start_metrics()
             self.source.start()

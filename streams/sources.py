@@ -28,6 +28,10 @@ from streamz import Source, Stream
 logger = logging.getLogger(__name__)
 
 
+class SourceError(RuntimeError):
+    """A source that cannot start; the message says what to check."""
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -91,6 +95,8 @@ class from_kafka_batches(Source):
         self.consumer = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-consumer")
         self._newly_assigned: list[Any] = []
+        self.errors = 0
+        self._backoff = 0.5
         self._revoked: list[int] = []
         super().__init__(**kwargs)
 
@@ -118,7 +124,15 @@ class from_kafka_batches(Source):
             **self.consumer_params,
         }
         params["enable_auto_commit"] = False
-        self.consumer = KafkaConsumer(**params)
+        params.setdefault("request_timeout_ms", 30_000)
+        try:
+            self.consumer = KafkaConsumer(**params)
+        except Exception as exc:  # noqa: BLE001 - NoBrokersAvailable, KafkaTimeoutError, auth errors...
+            raise SourceError(
+                f"Cannot reach Kafka at {params.get('bootstrap_servers')} ({type(exc).__name__}: {exc}). "
+                "Is the broker running and are the security settings right? "
+                "For the local broker: `driftstream kafka up`."
+            ) from exc
         try:  # learn the topic's partitions before joining: a join without them can keep an empty assignment
             self.consumer.partitions_for_topic(self.topic)
         except Exception:  # noqa: BLE001 - a topic created later is still picked up by the metadata refresh
@@ -176,8 +190,21 @@ class from_kafka_batches(Source):
     async def _call(self, fn: Callable, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
+    async def ensure_connected(self) -> None:
+        """Connect and subscribe now (raises :class:`SourceError` with what to do when Kafka is unreachable)."""
+        if self.consumer is None:
+            await self._call(self._connect)
+
     async def _run(self) -> None:
-        batch = await self._call(self._poll)
+        try:
+            batch = await self._call(self._poll)
+        except Exception as exc:  # noqa: BLE001 - keep polling: kafka-python reconnects by itself
+            self.errors += 1
+            logger.error("polling %s failed (%s: %s); retrying in %.1f s", self.topic, type(exc).__name__, exc, self._backoff)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 30.0)
+            return
+        self._backoff = 0.5
         await _emit_all(self, batch)
 
     async def commit(self, offsets: dict[int, int], metadata: str = "") -> None:

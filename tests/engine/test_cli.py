@@ -111,3 +111,16 @@ def test_inference_logger_writes_the_contract_format(kafka_bootstrap, kafka_topi
     assert sorted(k.decode() for k, _ in messages) == sorted(f"q{i}" for i in range(20))
     batch = Decoder("t", {"x": "numeric", "y": "numeric", "c": "categorical", "prediction": "numeric"}).decode([json.dumps(v).encode() for _, v in messages])
     assert len(batch.frame) == 20 and batch.bad == [] and {v["model_version"] for _, v in messages} == {"v3"}
+
+
+def test_run_without_a_reachable_broker_says_what_to_do(tmp_path):
+    rng = np.random.default_rng(2)
+    Baseline.fit(pd.DataFrame({"x": rng.normal(size=100), "prediction": rng.random(100)}), {"x": "numeric", "prediction": "numeric"}).save(tmp_path / "base")
+    spec = {"model": "t", "schema": {"features": {"x": "numeric"}}, "baseline": "base",
+            "source": {"kind": "kafka", "topic": "t.inference", "bootstrap_servers": "127.0.0.1:1"},
+            "cluster": {"local": {"processes": False}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    done = cli("run", str(tmp_path / "spec.yaml"), "--duration", "5", timeout=180)
+    assert done.returncode == 1
+    assert "Cannot reach Kafka at 127.0.0.1:1" in done.stderr and "driftstream kafka up" in done.stderr
+    assert "Traceback" not in done.stderr
