@@ -270,6 +270,7 @@ class Monitor:
             "auto_offset_reset": src.auto_offset_reset,
             "fetch_max_wait_ms": min(500, max(1, _ms(src.fetch_max_wait))),
             "client_id": f"driftstream-{self.spec.model}",
+            **({"group_instance_id": src.group_instance_id} if src.static_membership and src.group_instance_id else {}),
             **src.security.client_kwargs(),
         }
         return from_kafka_batches(src.topic, params, max_records=src.max_poll_records, loop=loop, asynchronous=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,6 +168,12 @@ class SourceSpec(_Strict):
     topic: str | None = None
     bootstrap_servers: str = Field(default_factory=lambda: os.environ.get("DRIFTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     group_id: str | None = None
+    group_instance_id: str | None = Field(
+        default=None,
+        description="Kafka static membership: a restarted engine takes its partitions back at once instead of "
+        "sharing them with its dead predecessor until the session times out (default: '<group_id>-<hostname>')",
+    )
+    static_membership: bool = False
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_poll_records: int = Field(default=5000, gt=0)
     fetch_max_wait: str | int = "20ms"
@@ -327,6 +334,9 @@ class MonitorSpec(_Strict):
         if self.source.kind == "kafka":
             self.source.topic = self.source.topic or f"{self.model}.inference"
             self.source.group_id = self.source.group_id or f"driftstream-{self.model}"
+            if self.source.static_membership and not self.source.group_instance_id:
+                raw = f"{self.source.group_id}-{socket.gethostname()}"
+                self.source.group_instance_id = re.sub(r"[^A-Za-z0-9._-]", "-", raw)[:249]
         return self
 
     @property

@@ -87,6 +87,7 @@ def test_engine_killed_and_restarted_loses_no_window(kafka_bootstrap, kafka_topi
     baseline().save(tmp_path / "baseline")
     doc = spec(kafka_topic, kafka_bootstrap, tmp_path / "out", {"local": {"processes": False, "n_workers": 1, "threads_per_worker": 2}})
     doc["baseline"] = str(tmp_path / "baseline")
+    doc["source"]["static_membership"] = True  # a restart takes its partitions back at once
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(doc))
     now = int(time.time() * 1000)
     values, valid = records(20_000, start_ms=now + 2_000, span_ms=12_000, jitter_ms=500, seed=5, bad_every=200)

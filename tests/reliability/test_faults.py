@@ -42,6 +42,7 @@ def test_engine_sigkilled_three_times_loses_no_window(kafka_bootstrap, kafka_top
     rng = random.Random(int(os.environ.get("DRIFTSTREAM_FAULT_SEED", "7")))
     baseline().save(tmp_path / "baseline")
     doc = kafka_spec(kafka_topic, kafka_bootstrap, tmp_path / "out")
+    doc["source"]["static_membership"] = True  # a restart takes its partitions back at once
     doc["baseline"] = str(tmp_path / "baseline")
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(doc))
     values, valid = records(24_000, start_ms=now_ms() + 3_000, span_ms=16_000, jitter_ms=500, seed=11, bad_every=200)
