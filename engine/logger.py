@@ -48,11 +48,12 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from driftstream.streams.producer import inference_record
 from driftstream.streams.sources import now_ms
+from .httpserver import BackgroundHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -345,16 +346,14 @@ class LoggerService:
         self.counters = {"events": 0, "rejected": 0, "joined": 0, "records": 0}
         self._lock = threading.Lock()
         self._producer: Any = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundHTTPServer | None = None
 
     # -- lifecycle
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the logger is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def start(self) -> LoggerService:
         from kafka import KafkaProducer
@@ -367,21 +366,14 @@ class LoggerService:
             pass
 
         Handler.service = service
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="driftstream-logger", daemon=True)
-        self._thread.start()
+        self._http = BackgroundHTTPServer(self.host, self.port, Handler, "logger").start()
         logger.info("inference logger listening on %s", self.url)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         if self._producer is not None:
             self._producer.flush(timeout=10)
             self._producer.close(timeout=10)

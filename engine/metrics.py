@@ -47,13 +47,15 @@ import logging
 import math
 import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
+
+from .httpserver import BackgroundHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -206,22 +208,20 @@ class MetricsServer:
         self.registry.register(self.collector)
         self.collector.seed(hub)
         self._unsubscribe: Any = hub.subscribe(self.collector.update)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the metrics server is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def scrape(self) -> bytes:
         """The exposition text, as ``/metrics`` serves it."""
         return generate_latest(self.registry)
 
     def start(self) -> MetricsServer:
-        if self._server is not None:
+        if self._http is not None:
             return self
         if self._unsubscribe is None:  # restarted after stop()
             self.collector.seed(self.hub)
@@ -234,10 +234,7 @@ class MetricsServer:
             pass
 
         Handler.metrics = self
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="driftstream-metrics", daemon=True)
-        self._thread.start()
+        self._http = BackgroundHTTPServer(self.host, self.port, Handler, "metrics").start()
         logger.info("Prometheus metrics at %s/metrics", self.url)
         return self
 
@@ -245,13 +242,9 @@ class MetricsServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> MetricsServer:
         return self.start()
