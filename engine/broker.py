@@ -323,7 +323,7 @@ def is_running(port: int = DEFAULT_PORT) -> bool:
 # --------------------------------------------------------------------------- config + storage
 
 
-def _render_config(port: int) -> Path:
+def _render_config(port: int, overrides: dict[str, str] | None = None) -> Path:
     state = _state_dir(port)
     (state / "data").mkdir(parents=True, exist_ok=True)
     _log_dir(port).mkdir(parents=True, exist_ok=True)
@@ -332,6 +332,7 @@ def _render_config(port: int) -> Path:
             .replace("@CONTROLLER_PORT@", str(_controller_port(port)))
             .replace("@DATA_DIR@", str(state / "data"))
             .replace("@NODE_ID@", str(NODE_ID)))
+    text += "".join(f"{key}={value}\n" for key, value in (overrides or {}).items())  # later keys win
     props = state / "server.properties"
     props.write_text(text)
     (state / "log4j2.properties").write_text(_LOG4J2)
@@ -391,7 +392,8 @@ def status(port: int = DEFAULT_PORT) -> dict[str, Any]:
     }
 
 
-def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.0) -> dict[str, Any]:
+def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.0,
+       overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """Start the local broker detached and wait until it answers; reuse a running one.
 
     Fetches the jars if needed, formats KRaft storage on first use, starts
@@ -399,7 +401,8 @@ def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.
     in its own session, writes the pid file and polls ``KafkaAdminClient.describe_cluster``
     until the broker answers or ``timeout`` seconds pass (then raises :class:`BrokerError`
     with the tail of the broker log). Returns :func:`status` plus ``started`` (True only if
-    this call launched the JVM).
+    this call launched the JVM). ``overrides`` are broker properties appended to the
+    configuration (e.g. ``{"auto.create.topics.enable": "false"}``).
     """
     if not re.fullmatch(r"\d+[kKmMgG]?", heap):
         raise ValueError(f"heap must look like 512m or 1g, got {heap!r}")
@@ -413,7 +416,7 @@ def up(port: int = DEFAULT_PORT, heap: str = DEFAULT_HEAP, timeout: float = 120.
                     f"127.0.0.1:{port} or :{_controller_port(port)} is in use by something that is "
                     "not an answering Kafka broker; stop it or choose another --port")
             fetch_jars()
-            props = _render_config(port)
+            props = _render_config(port, overrides)
             _format_storage(port, props)
             cmd = [*_java_base(port)[:1], f"-Xms{heap}", f"-Xmx{heap}",
                    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",

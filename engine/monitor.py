@@ -36,6 +36,7 @@ from .analysis import Analysis
 from .cluster import connect
 from .hub import ResultHub
 from .offsets import OffsetBook, highest_offsets, lowest_offsets
+from .redact import redact_secrets
 from .spec import MonitorSpec, load_spec
 
 logger = logging.getLogger(__name__)
@@ -103,12 +104,17 @@ class Monitor:
         self.lag: dict[int, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    def _secrets(self) -> list[str]:
+        security = getattr(self.spec.source, "security", None)
+        return [s for s in (getattr(security, "sasl_plain_password", None), self.spec.metrics.token) if s]
+
     def start(self, timeout: float = 120) -> Monitor:
         """Start in a background thread; returns once the pipeline is polling."""
         if self.baseline is None:
             if not self.spec.baseline:
                 raise ValueError("The monitor spec has no 'baseline' and no Baseline was given; build one with `driftstream baseline`.")
             self.baseline = Baseline.load(self.spec.baseline)
+        redact_secrets(self._secrets())
         self._thread = threading.Thread(target=self._thread_main, name=f"driftstream-{self.spec.model}", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -280,7 +286,8 @@ class Monitor:
         sinks: list[Any] = [HubSink(self.hub)]
         if spec.sinks.kafka is not None and spec.sinks.kafka.enabled and spec.source.kind == "kafka":
             bootstrap = spec.sinks.kafka.bootstrap_servers or spec.source.bootstrap_servers
-            sinks.append(KafkaSink(bootstrap, spec.topic_prefix, spec.source.security.client_kwargs()))
+            # a short flush: on failure the next housekeeping round (1 s later) tries again, offsets stay uncommitted
+            sinks.append(KafkaSink(bootstrap, spec.topic_prefix, spec.source.security.client_kwargs(), flush_timeout_s=5))
         if spec.sinks.parquet:
             sinks.append(ParquetSink(spec.sinks.parquet))
         return FanOut(sinks)

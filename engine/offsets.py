@@ -40,12 +40,13 @@ class OffsetBook:
         self.holds.pop(holder, None)
 
     def forget(self, partitions) -> None:
-        """Drop revoked partitions."""
+        """Stop committing revoked partitions (until consumed again).
+
+        Holds stay: if the partition is handed back, its open windows still hold those records.
+        """
         for p in partitions:
             self.highest.pop(p, None)
             self.committed.pop(p, None)
-            for held in self.holds.values():
-                held.pop(p, None)
 
     def commit_points(self) -> dict[int, int]:
         points = {p: o + 1 for p, o in self.highest.items()}

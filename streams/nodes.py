@@ -67,9 +67,12 @@ class decode_batches(Stream):
 class event_time_windows(Stream):
     """(RawBatch, DecodedBatch) -> WindowedBatch through a :class:`Windower` state machine."""
 
-    def __init__(self, upstream: Stream, windower: Windower, clock: Callable[[], int] | None = None, **kwargs):
+    def __init__(self, upstream: Stream, windower: Windower, clock: Callable[[], int] | None = None,
+                 stall_ms: int = 3_000, **kwargs):
         self.windower = windower
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.stall_ms = stall_ms  # no batch for this long: the source was stalled, not the stream idle
+        self._last_batch_at: int | None = None
         super().__init__(upstream, **kwargs)
 
     def update(self, x: tuple[RawBatch, DecodedBatch], who: Any = None, metadata: Any = None):
@@ -83,11 +86,20 @@ class event_time_windows(Stream):
                 restored = _restored_watermark(metadata)
                 if restored is not None:
                     self.windower.restore(restored)
+        if raw.reachable_since:
+            self.windower.contact_resumed(raw.reachable_since)
+        if self._last_batch_at is not None and now - self._last_batch_at > self.stall_ms:
+            # the source delivers a batch (maybe empty) every poll; a long gap means it was blocked
+            # (e.g. in kafka-python during a broker outage): silence nobody observed is not idleness
+            self.windower.contact_resumed(now)
+        self._last_batch_at = now
         frame = decoded.frame
+        # a partition is never idle while it has unread records, nor while the broker cannot say
+        backlogged = self.windower.known_partitions() if raw.unreachable else raw.backlogged
         if len(frame):
-            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now, raw.backlogged)
+            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now, backlogged)
         else:
-            step = self.windower.on_tick(now, raw.backlogged)
+            step = self.windower.on_tick(now, backlogged)
         late = frame[step.late] if step.late.any() else frame.iloc[:0]
         if step.late.any():
             keep = np.flatnonzero(~step.late)

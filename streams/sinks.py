@@ -74,21 +74,37 @@ class KafkaSink:
 
     The message key is the record's deterministic ``key``, so a re-emitted result replaces its
     earlier copy in a compacted topic and is recognisable as a repeat everywhere else.
+    A send the broker never acknowledged (e.g. it was down longer than the producer's retries)
+    is kept and sent again by :meth:`flush`, which raises until every result is acknowledged:
+    the engine commits its input offsets only after a successful flush, so nothing is lost.
     """
 
-    def __init__(self, bootstrap_servers: str, prefix: str, producer_params: dict[str, Any] | None = None, topics: dict[str, str] | None = None):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        prefix: str,
+        producer_params: dict[str, Any] | None = None,
+        topics: dict[str, str] | None = None,
+        flush_timeout_s: float = 30.0,
+    ):
         self.bootstrap_servers = bootstrap_servers
         self.prefix = prefix
         self.producer_params = producer_params or {}
         self.topics = topics or {}
+        self.flush_timeout_s = flush_timeout_s
         self._producer = None
+        self._failed: list[tuple[str, bytes | None, bytes, Exception | None]] = []  # to send again
+        self._ready: set[str] = set()  # topics known to exist
+        self._lock = threading.Lock()
+        self.send_errors = 0
 
     @property
     def producer(self):
         if self._producer is None:
             from kafka import KafkaProducer
 
-            params = {"linger_ms": 5, "acks": 1, "retries": 5, "max_request_size": 8 << 20, **self.producer_params}
+            params = {"linger_ms": 5, "acks": 1, "retries": 5, "max_request_size": 8 << 20, "max_block_ms": 10_000,
+                      **self.producer_params}
             self._producer = retry(
                 lambda: KafkaProducer(bootstrap_servers=self.bootstrap_servers, **params),
                 f"Connecting the result producer to Kafka at {self.bootstrap_servers}",
@@ -99,15 +115,72 @@ class KafkaSink:
         return self.topics.get(kind) or f"{self.prefix}{kind.replace('_', '-')}"
 
     def write(self, kind: str, records: list[Record]) -> None:
+        """Send ``records`` (never blocks on a topic not confirmed yet: the next flush checks it)."""
         topic = self.topic(kind)
-        producer = self.producer
-        for record in records:
-            key = record.get("key")
-            producer.send(topic, key=key.encode() if key else None, value=to_json(record))
+        messages = [(topic, r["key"].encode() if r.get("key") else None, to_json(r)) for r in records]
+        if topic not in self._ready:
+            with self._lock:
+                self._failed.extend((*m, None) for m in messages)
+            return
+        for message in messages:
+            self._send(*message)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        try:
+            future = self.producer.send(topic, key=key, value=value)
+        except Exception as exc:  # noqa: BLE001 - buffer full or no metadata: kept for the next flush
+            self._keep_failed(topic, key, value, exc)
+            return
+        future.add_errback(self._keep_failed, topic, key, value)
+
+    def _keep_failed(self, topic: str, key: bytes | None, value: bytes, exc: Exception) -> None:
+        # also on the producer's IO thread: keep the message for the next flush
+        with self._lock:
+            self._failed.append((topic, key, value, exc))
+            self.send_errors += 1
+
+    def _confirm_topic(self, topic: str) -> None:
+        try:
+            self.producer.partitions_for(topic)
+        except Exception as exc:  # noqa: BLE001 - KafkaTimeoutError when the topic does not exist
+            raise SinkError(
+                f"The result topic {topic!r} is not available on {self.bootstrap_servers} "
+                f"({type(exc).__name__}: {exc}); create it, or let the broker auto-create topics"
+            ) from exc
+        self._ready.add(topic)
+
+    def _flush_once(self) -> None:
+        with self._lock:
+            waiting, self._failed = self._failed, []
+        missing: dict[str, SinkError] = {}
+        for topic in sorted({m[0] for m in waiting} - self._ready):
+            try:
+                self._confirm_topic(topic)
+            except SinkError as exc:
+                missing[topic] = exc
+        held = [m for m in waiting if m[0] in missing]  # kept until their topic exists
+        if held:
+            with self._lock:
+                self._failed[:0] = held
+        for topic, key, value, _ in waiting:
+            if topic not in missing:
+                self._send(topic, key, value)
+        self.producer.flush(timeout=self.flush_timeout_s)
+        if missing:
+            raise SinkError(" ".join(str(e) for e in missing.values()) + f" ({len(held)} results kept)")
+        with self._lock:
+            if self._failed:
+                topic, _, _, exc = self._failed[-1]
+                raise SinkError(f"{len(self._failed)} results not acknowledged (last: topic {topic}, {type(exc).__name__}: {exc})")
 
     def flush(self) -> None:
-        if self._producer is not None:
-            retry(lambda: self._producer.flush(timeout=30), f"Flushing results to Kafka at {self.bootstrap_servers}")
+        if self._producer is not None or self._failed:
+            retry(self._flush_once, f"Flushing results to Kafka at {self.bootstrap_servers}")
+
+    @property
+    def pending(self) -> int:
+        """Results not yet acknowledged by the broker after the last flush."""
+        return len(self._failed)
 
     def close(self) -> None:
         if self._producer is not None:

@@ -35,6 +35,9 @@ class SourceError(RuntimeError):
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
+BROKER_CALL_TIMEOUT_MS = 5_000  # commits, committed offsets, end offsets: never block the poll thread longer
+CONTACT_GAP_S = 3.0  # no answer from the broker for this long = unreachable
+
 
 @dataclass
 class RawBatch:
@@ -47,6 +50,8 @@ class RawBatch:
     assigned: dict[int, str | None] = field(default_factory=dict)  # partition -> committed metadata
     revoked: list[int] = field(default_factory=list)
     backlogged: set[int] = field(default_factory=set)  # partitions with unread records (lag > 0)
+    unreachable: bool = False  # the broker has not answered lately: silence says nothing about idleness
+    reachable_since: int = 0  # wall-clock ms since when the broker has answered without a gap
 
     @classmethod
     def empty(cls, polled_at: int | None = None) -> RawBatch:
@@ -98,6 +103,13 @@ class from_kafka_batches(Source):
         self.errors = 0
         self._backoff = 0.5
         self._revoked: list[int] = []
+        self._next_offset: dict[int, int] = {}  # partition -> one past the last offset emitted
+        self.redelivered = 0  # records dropped because this source had already emitted them
+        self.resumed = 0  # partitions handed back by a rebalance and continued where we stopped
+        self._last_contact = time.monotonic()  # the broker last answered (records or a probe)
+        self._last_probe = 0.0
+        self._probed_ends: dict[int, int] = {}  # partition -> end offset at the last probe
+        self.reachable_since = 0  # wall-clock ms since when the broker has answered without a gap
         super().__init__(**kwargs)
 
     # everything below touching self.consumer runs in self._thread
@@ -147,6 +159,10 @@ class from_kafka_batches(Source):
         partitions: list[np.ndarray] = []
         offsets: list[np.ndarray] = []
         for tp, records in polled.items():
+            records = self._not_yet_emitted(tp.partition, records)
+            if not records:
+                continue
+            self._next_offset[tp.partition] = records[-1].offset + 1
             values.extend(r.value for r in records)
             partitions.append(np.full(len(records), tp.partition, np.int32))
             offsets.append(np.fromiter((r.offset for r in records), np.int64, len(records)))
@@ -156,35 +172,105 @@ class from_kafka_batches(Source):
             np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
             now_ms(),
         )
+        batch.unreachable = not self._broker_answered(bool(values))
+        batch.reachable_since = self.reachable_since
         batch.backlogged = self._backlogged()
         batch.revoked, self._revoked = self._revoked, []
         assigned, self._newly_assigned = self._newly_assigned, []
         for tp in assigned:  # committed metadata carries the watermark of the last commit
-            committed = self.consumer.committed(tp, metadata=True)
+            try:
+                committed = self.consumer.committed(tp, metadata=True, timeout_ms=BROKER_CALL_TIMEOUT_MS)
+            except Exception:  # noqa: BLE001 - the watermark restore is an optimisation; keep the assignment
+                logger.warning("could not read the committed offset of partition %d", tp.partition, exc_info=True)
+                committed = None
             batch.assigned[tp.partition] = committed.metadata if committed is not None else None
+            self._resume(tp)
         return batch
 
+    def _not_yet_emitted(self, partition: int, records: list) -> list:
+        """Drop records this source already emitted (a rebalance that hands a partition back to us
+        rewinds the consumer to the last commit, but the open windows still hold those records)."""
+        start = self._next_offset.get(partition)
+        if start is None or not records or records[0].offset >= start:
+            return records
+        kept = [r for r in records if r.offset >= start]
+        self.redelivered += len(records) - len(kept)
+        return kept
+
+    def _resume(self, tp) -> None:
+        """Continue a partition handed back to us where we stopped, not at its last commit."""
+        start = self._next_offset.get(tp.partition)
+        if start is None:
+            return
+        try:
+            behind = self.consumer.position(tp, timeout_ms=5_000) < start
+        except Exception:  # noqa: BLE001 - position unknown yet: the offset filter drops any re-read
+            logger.debug("no position for partition %d yet", tp.partition, exc_info=True)
+            return
+        if behind:
+            logger.info("partition %d assigned again: resuming at offset %d", tp.partition, start)
+            self.consumer.seek(tp, start)
+            self.resumed += 1
+
+    def _broker_answered(self, got_records: bool, probe_every_s: float = 1.0) -> bool:
+        """Whether the broker answered within ``CONTACT_GAP_S``: records do, else a cheap end-offsets probe.
+
+        A poll returns nothing both when the stream is quiet and when the broker is down; only
+        the first may close windows by idleness.
+        """
+        now = time.monotonic()
+        if got_records:
+            self._contact(now)
+        elif now - self._last_probe >= probe_every_s and now - self._last_contact >= probe_every_s:
+            self._last_probe = now
+            try:
+                from kafka import TopicPartition
+
+                partitions = self.consumer.partitions_for_topic(self.topic) or ()
+                if partitions:
+                    ends = self.consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions], timeout_ms=1_000)
+                    self._probed_ends = {tp.partition: end for tp, end in ends.items()}
+                    self._contact(time.monotonic())
+            except Exception:  # noqa: BLE001 - unreachable: reported through the batch
+                logger.debug("broker probe failed", exc_info=True)
+        return now - self._last_contact < CONTACT_GAP_S
+
+    def _contact(self, now: float) -> None:
+        """The broker answered; after a gap (an outage, or a poll thread that was blocked) the
+        silence before does not count towards idleness: ``reachable_since`` restarts."""
+        if now - self._last_contact >= CONTACT_GAP_S:
+            self.reachable_since = now_ms()
+        self._last_contact = now
+
     def _backlogged(self) -> set[int]:
-        """Partitions whose last known high-water mark is beyond our position (no broker request)."""
+        """Partitions with records we have not read: the last fetch's high-water mark, or the last
+        probe's end offset (which also covers a rebalance in progress, when nothing is assigned),
+        is beyond what we emitted."""
+        assignment = self.consumer.assignment()
         out = set()
-        for tp in self.consumer.assignment():
+        for tp in assignment:
             highwater = self.consumer.highwater(tp)
-            if highwater is None or self.consumer.position(tp) < highwater:
+            if highwater is None or self.consumer.position(tp) < max(highwater, self._probed_ends.get(tp.partition, 0)):
                 out.add(tp.partition)
+        if not assignment:
+            out.update(p for p, end in self._probed_ends.items() if end > self._next_offset.get(p, end))
         return out
 
     def _commit(self, offsets: dict[int, int], metadata: str) -> None:
         from kafka import TopicPartition
         from kafka.structs import OffsetAndMetadata
 
-        self.consumer.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, metadata, -1) for p, o in offsets.items()})
+        # bounded: the consumer thread also polls, and a commit without a timeout waits for the coordinator forever
+        self.consumer.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, metadata, -1) for p, o in offsets.items()},
+                             timeout_ms=BROKER_CALL_TIMEOUT_MS)
 
     def _lag(self) -> dict[int, int]:
         assigned = list(self.consumer.assignment()) if self.consumer is not None else []
         if not assigned:
             return {}
-        ends = self.consumer.end_offsets(assigned)
-        return {tp.partition: max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned}
+        ends = self.consumer.end_offsets(assigned, timeout_ms=BROKER_CALL_TIMEOUT_MS)
+        positions = {tp: self.consumer.position(tp) for tp in assigned}  # None right after a rebalance
+        return {tp.partition: max(0, ends[tp] - positions[tp]) for tp in assigned if positions[tp] is not None}
 
     # -- asyncio side -----------------------------------------------------------------------------
     async def _call(self, fn: Callable, *args) -> Any:
@@ -201,6 +287,9 @@ class from_kafka_batches(Source):
         except Exception as exc:  # noqa: BLE001 - keep polling: kafka-python reconnects by itself
             self.errors += 1
             logger.error("polling %s failed (%s: %s); retrying in %.1f s", self.topic, type(exc).__name__, exc, self._backoff)
+            stalled = RawBatch.empty()
+            stalled.unreachable = True  # windows wait: a failing poll says nothing about idleness
+            await _emit_all(self, stalled)
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, 30.0)
             return

@@ -112,6 +112,7 @@ class Windower:
         self.allowed_lateness_ms = int(allowed_lateness_ms)
         self.idle_timeout_ms = int(idle_timeout_ms)
         self.partitions: dict[int, _Partition] = {}
+        self.revoked: dict[int, _Partition] = {}  # taken away by a rebalance, silent until handed back or idle
         self.watermark: int = NEG_INF
         self.open: set[int] = set()  # window starts not yet emitted
         self.kept: set[int] = set()  # emitted windows still accepting late records
@@ -121,13 +122,32 @@ class Windower:
 
     # -- partitions -----------------------------------------------------------------------
     def assign_partitions(self, partitions, now_ms: int) -> None:
-        """Start tracking ``partitions`` (e.g. after a Kafka rebalance)."""
-        for p in partitions:
-            self.partitions.setdefault(int(p), _Partition(last_seen_ms=now_ms))
+        """Start tracking ``partitions`` (e.g. after a Kafka rebalance).
+
+        A partition handed back keeps the event time it had reached.
+        """
+        for p in map(int, partitions):
+            state = self.revoked.pop(p, None) or self.partitions.get(p) or _Partition()
+            state.last_seen_ms = max(state.last_seen_ms, now_ms)
+            self.partitions[p] = state
 
     def revoke_partitions(self, partitions) -> None:
-        for p in partitions:
-            self.partitions.pop(int(p), None)
+        """Stop reading ``partitions``. They still hold the watermark back until idle: a rebalance
+        that takes every partition away and hands them back must not flush the open windows."""
+        for p in map(int, partitions):
+            state = self.partitions.pop(p, None)
+            if state is not None:
+                self.revoked[p] = state
+
+    def contact_resumed(self, at_ms: int) -> None:
+        """The source has reached the broker without a gap since ``at_ms``: silence before that was
+        an outage (or a blocked poll), not idleness, so no partition's idle clock starts earlier."""
+        for state in (*self.partitions.values(), *self.revoked.values()):
+            state.last_seen_ms = max(state.last_seen_ms, int(at_ms))
+
+    def known_partitions(self) -> set[int]:
+        """Partitions read or revoked but not yet idle."""
+        return set(self.partitions) | set(self.revoked)
 
     def restore(self, watermark: int) -> None:
         """Resume after a restart: windows ending at or before ``watermark`` were emitted."""
@@ -193,15 +213,24 @@ class Windower:
                     self.open.add(start)
 
     def _observe(self, ts: np.ndarray, partitions: np.ndarray, now_ms: int) -> None:
-        for p in np.unique(partitions):
-            state = self.partitions.setdefault(int(p), _Partition())
+        for p in map(int, np.unique(partitions)):
+            if p in self.revoked:
+                self.partitions[p] = self.revoked.pop(p)
+            state = self.partitions.setdefault(p, _Partition())
             state.max_ts = max(state.max_ts, int(ts[partitions == p].max()))
             state.last_seen_ms = now_ms
 
     def _advance(self, now_ms: int, step: WindowStep, backlogged=()) -> None:
+        for p in backlogged:  # unread records: the idle clock starts once they are read
+            state = self.partitions.get(p) or self.revoked.get(p)
+            if state is not None:
+                state.last_seen_ms = max(state.last_seen_ms, now_ms)
+        self.revoked = {
+            p: s for p, s in self.revoked.items() if now_ms - s.last_seen_ms < self.idle_timeout_ms or p in backlogged
+        }
         active = [
             s for p, s in self.partitions.items() if now_ms - s.last_seen_ms < self.idle_timeout_ms or p in backlogged
-        ]
+        ] + list(self.revoked.values())
         if active:
             candidate = min(s.max_ts for s in active) - self.watermark_ms
             if candidate > self.watermark:

@@ -56,7 +56,9 @@ def expected_counts(valid: list[dict[str, Any]], size_ms: int) -> dict[int, int]
 def produce(bootstrap: str, topic: str, values: list[bytes], rate: float | None = None) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    # idempotent (acks=all): a retried batch never lands after later ones, so per-partition order,
+    # which the expected window counts rely on, survives a broker restart
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True)
     start = time.monotonic()
     for i, value in enumerate(values):
         if rate and i % 100 == 0:

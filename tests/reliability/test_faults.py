@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -167,6 +168,8 @@ def own_broker():
     from driftstream.engine import broker
 
     port = 19092
+    broker.down(port=port)
+    shutil.rmtree(broker._state_dir(port), ignore_errors=True)  # a fresh broker, as in CI
     broker.up(port=port, heap="512m")
     try:
         yield port
@@ -176,11 +179,12 @@ def own_broker():
 
 def test_broker_down_20s_and_back(own_broker, tmp_path):
     """Did: ran a Monitor against our own broker (port 19092), produced 6,000 records, stopped the
-    broker (SIGTERM) for 20 s while windows were open, started it again and produced 6,000 more.
-    Checked: the monitor never stops or raises during the outage (kafka-python reconnects; the
-    result producer's flush is retried), resumes by itself, and every window is emitted with the
-    count of the records produced (nothing lost); the engine's error counter stays bounded
-    (no crash loop)."""
+    broker (SIGTERM) for 20 s while windows were open (the idle timeout is 30 s), started it again
+    and produced 6,000 more. Checked: the monitor never stops or raises during the outage
+    (kafka-python reconnects; unacknowledged results are sent again), no window is flushed by
+    idleness while the broker is away, it resumes by itself, and every window is emitted with the
+    count of the records produced (nothing lost); the engine's error counter stays bounded (no
+    crash loop)."""
     from kafka import KafkaAdminClient
 
     from driftstream.engine import broker
@@ -194,7 +198,8 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
     first, valid1 = records(6_000, start_ms=t0, span_ms=6_000, jitter_ms=200, seed=31)
     second, valid2 = records(6_000, start_ms=t0 + 6_000, span_ms=6_000, jitter_ms=200, seed=32)
     expected = expected_counts(valid1 + valid2, 2_000)
-    doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "60s"})  # the outage must not flush windows
+    # the idle timeout is shorter than the outage: silence while the broker is away is not idleness
+    doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "30s"})
     with Monitor(doc, baseline=baseline()) as monitor:
         produce(bootstrap, topic, first)
         wait_for(lambda: monitor.counters.get("records_in", 0) >= 6_000, 60, what="the first half")
@@ -205,11 +210,97 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
         broker.up(port=own_broker, heap="512m")
         outage = time.monotonic() - down_at
         produce(bootstrap, topic, second)
-        wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected,
-                 120, what="every window after the broker came back")
+        try:
+            wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected,
+                     120, what="every window after the broker came back")
+        except AssertionError:
+            got = window_counts({r["key"]: r for r in monitor.hub.history("stats")})
+            diff = {s: (got.get(s), n) for s, n in expected.items() if got.get(s) != n}
+            raise AssertionError(f"windows (got, expected) differing: {diff}; unexpected {sorted(set(got) - set(expected))}; "
+                                 f"counters {dict(monitor.counters)}") from None
         assert monitor.running and monitor.error is None
         errors = monitor.counters.get("task_errors", 0)
     print(f"outage {outage:.0f} s, task errors {errors}")
     assert errors <= 5
     stats = read_topic(bootstrap, f"{topic}.stats")
     assert window_counts(latest_by_key(stats)) == expected
+
+
+def test_kafka_sink_keeps_results_the_broker_never_acknowledged(own_broker):
+    """Did: wrote 100 results through the KafkaSink (producer with no retries), stopped the
+    broker, wrote 100 more, flushed (must fail: nothing acknowledged), started the broker again
+    and flushed. Checked: the failed flush raised SinkError naming what was not acknowledged,
+    and after the broker came back all 200 results are on the topic (none lost)."""
+    from driftstream.engine import broker
+    from driftstream.streams.sinks import KafkaSink, SinkError
+
+    bootstrap = f"127.0.0.1:{own_broker}"
+    prefix = f"sink-{int(time.time())}."
+    sink = KafkaSink(bootstrap, prefix, {"retries": 0, "request_timeout_ms": 3_000, "max_block_ms": 3_000}, flush_timeout_s=2)
+    sink.write("stats", [{"key": f"k{i}", "i": i} for i in range(100)])
+    wait_for(lambda: _flushed(sink), 60, interval=1, what="the first flush (the topic is auto-created)")
+    broker.down(port=own_broker)
+    sink.write("stats", [{"key": f"k{i}", "i": i} for i in range(100, 200)])
+    with pytest.raises(SinkError, match="not acknowledged|Flushing results"):
+        sink.flush()
+    assert sink.send_errors > 0
+    broker.up(port=own_broker, heap="512m")
+    wait_for(lambda: _flushed(sink), 90, interval=1, what="the flush after the broker came back")
+    sink.close()
+    keys = {key.decode() for key, _ in read_topic(bootstrap, f"{prefix}stats")}
+    assert keys == {f"k{i}" for i in range(200)}
+
+
+def _flushed(sink) -> bool:
+    from driftstream.streams.sinks import SinkError
+
+    try:
+        sink.flush()
+        return True
+    except SinkError:
+        return False
+
+
+@pytest.fixture
+def strict_broker():
+    """A broker of our own on 127.0.0.1:19094 that does not auto-create topics."""
+    from driftstream.engine import broker
+
+    port = 19094
+    broker.down(port=port)
+    shutil.rmtree(broker._state_dir(port), ignore_errors=True)
+    broker.up(port=port, heap="512m", overrides={"auto.create.topics.enable": "false"})
+    try:
+        yield port
+    finally:
+        broker.down(port=port)
+
+
+def test_missing_result_topic_is_reported_and_nothing_is_dropped(strict_broker, caplog):
+    """Did: ran a Monitor whose result topics do not exist on a broker that does not auto-create
+    topics, produced 3,000 records, let it run, then created the result topics. Checked: the
+    engine keeps running and logs a SinkError naming the missing topic; it commits no input
+    offset while results are unsent; once the topics exist every window reaches them."""
+    from kafka import KafkaAdminClient
+
+    bootstrap = f"127.0.0.1:{strict_broker}"
+    topic = f"strict-{int(time.time())}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
+    values, valid = records(3_000, start_ms=now_ms(), span_ms=4_000, jitter_ms=100, seed=51)
+    expected = expected_counts(valid, 2_000)
+    doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "2s"})
+    group = doc["source"]["group_id"]
+    with caplog.at_level(logging.ERROR), Monitor(doc, baseline=baseline()) as monitor:
+        produce(bootstrap, topic, values)
+        wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected, 60,
+                 what="every window computed")
+        wait_for(lambda: f"'{topic}.stats' is not available" in caplog.text, 90, what="the missing-topic error")
+        assert monitor.running and monitor.error is None
+        committed = admin.list_consumer_group_offsets(group)
+        assert sum(o.offset for tp, o in committed.items() if tp.topic == topic) < 3_000
+        kinds = ["stats", "drift", "outliers", "health", "alerts", "dead-letter", "late"]
+        admin.create_topics({f"{topic}.{k}": {"num_partitions": 1, "replication_factor": 1} for k in kinds})
+        wait_for(lambda: window_counts(latest_by_key(read_topic(bootstrap, f"{topic}.stats", 2))) == expected, 90,
+                 interval=2, what="the results after the topics were created")
+    admin.close()

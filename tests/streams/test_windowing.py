@@ -149,3 +149,44 @@ def test_a_partition_with_unread_records_is_never_idle():
     assert starts(step) == [] and w.watermark < 0
     step = w.on_batch(np.array([3]), np.array([1]), 5_100, backlogged=set())
     assert not step.late.any() and list(step.windows) == [0] and w.watermark == 3
+
+
+def test_revoking_every_partition_does_not_flush_open_windows():
+    """An eager rebalance takes all partitions away and hands them back: the open windows wait."""
+    w = Windower(size_ms=10, watermark_ms=2, idle_timeout_ms=1_000)
+    batch(w, [3, 5, 12], [0, 1, 0], now=0)  # partition 1 at 5 holds the watermark at 3
+    w.revoke_partitions([0, 1])
+    assert starts(w.on_tick(100)) == [] and w.open == {0, 10}
+    w.assign_partitions([0, 1], now_ms=150)
+    assert w.partitions[0].max_ts == 12  # handed back with the event time it had reached
+    step = batch(w, [13], [1], now=200)  # partition 1 catches up: watermark 11, window 0 closes
+    assert starts(step) == [0] and not step.late.any()
+
+
+def test_a_revoked_partition_that_never_comes_back_stops_holding_the_watermark():
+    w = Windower(size_ms=10, watermark_ms=2, idle_timeout_ms=1_000)
+    batch(w, [3, 25], [0, 1], now=0)  # partition 0 at 3 holds window 0 open
+    w.revoke_partitions([0])
+    assert starts(batch(w, [26], [1], now=500)) == []
+    step = batch(w, [27], [1], now=1_200)  # partition 0 now idle: watermark from partition 1 alone
+    assert starts(step) == [0] and w.revoked == {}
+
+
+def test_nothing_goes_idle_while_the_broker_cannot_be_reached():
+    """A broker outage longer than the idle timeout: silence is not idleness, no window flushes."""
+    w = Windower(size_ms=10, watermark_ms=2, idle_timeout_ms=1_000)
+    batch(w, [3, 12], [0, 1], now=0)
+    w.revoke_partitions([1])  # the outage also made the group rebalance
+    assert starts(w.on_tick(5_000, backlogged=w.known_partitions())) == [] and w.open == {0, 10}
+    assert w.known_partitions() == {0, 1}
+    assert starts(w.on_tick(6_000)) == [0, 10]  # reachable and still silent: now idle, flushed
+
+
+def test_silence_before_contact_resumed_is_not_idleness():
+    """The poll thread was blocked (or the broker away) for longer than the idle timeout: the
+    first tick after contact resumes must not flush, the idle clock restarts at the contact."""
+    w = Windower(size_ms=10, watermark_ms=2, idle_timeout_ms=1_000)
+    batch(w, [3, 12], [0, 1], now=0)
+    w.contact_resumed(5_000)
+    assert starts(w.on_tick(5_100)) == [] and w.open == {0, 10}
+    assert starts(w.on_tick(6_000)) == [0, 10]  # silent for the idle timeout after contact: flushed
