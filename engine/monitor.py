@@ -462,10 +462,11 @@ class Monitor:
 
     async def _commit(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.sinks.flush)
+        # what may be committed is fixed before the flush: results written during it are not yet safe
         points = self.offsets.to_commit()
+        safe = min([self.windower.watermark] + [end - 1 for end in self.pending_closes.values()])
+        await loop.run_in_executor(None, self.sinks.flush)
         if points and hasattr(self.source, "commit"):
-            safe = min([self.windower.watermark] + [end - 1 for end in self.pending_closes.values()])
             await self.source.commit(points, json.dumps({"wm": int(safe)}))
             self.offsets.mark_committed(points)
 

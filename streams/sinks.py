@@ -147,15 +147,16 @@ class KafkaSink:
                 f"The result topic {topic!r} is not available on {self.bootstrap_servers} "
                 f"({type(exc).__name__}: {exc}); create it, or let the broker auto-create topics"
             ) from exc
-        self._ready.add(topic)
 
     def _flush_once(self) -> None:
         with self._lock:
             waiting, self._failed = self._failed, []
         missing: dict[str, SinkError] = {}
+        confirmed = []
         for topic in sorted({m[0] for m in waiting} - self._ready):
             try:
                 self._confirm_topic(topic)
+                confirmed.append(topic)
             except SinkError as exc:
                 missing[topic] = exc
         held = [m for m in waiting if m[0] in missing]  # kept until their topic exists
@@ -165,13 +166,15 @@ class KafkaSink:
         for topic, key, value, _ in waiting:
             if topic not in missing:
                 self._send(topic, key, value)
+        self._ready.update(confirmed)  # only now: later results of a topic never overtake held ones
         self.producer.flush(timeout=self.flush_timeout_s)
         if missing:
             raise SinkError(" ".join(str(e) for e in missing.values()) + f" ({len(held)} results kept)")
-        with self._lock:
-            if self._failed:
-                topic, _, _, exc = self._failed[-1]
-                raise SinkError(f"{len(self._failed)} results not acknowledged (last: topic {topic}, {type(exc).__name__}: {exc})")
+        with self._lock:  # results written meanwhile for a topic not confirmed yet are the next flush's
+            failed = [m for m in self._failed if m[3] is not None]
+        if failed:
+            topic, _, _, exc = failed[-1]
+            raise SinkError(f"{len(failed)} results not acknowledged (last: topic {topic}, {type(exc).__name__}: {exc})")
 
     def flush(self) -> None:
         if self._producer is not None or self._failed:

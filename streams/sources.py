@@ -36,7 +36,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 BROKER_CALL_TIMEOUT_MS = 5_000  # commits, committed offsets, end offsets: never block the poll thread longer
-CONTACT_GAP_S = 3.0  # no answer from the broker for this long = unreachable
+CONTACT_GAP_S = 8.0  # no records and no group heartbeat (every 3 s) for this long = unreachable
 
 
 @dataclass
@@ -107,8 +107,7 @@ class from_kafka_batches(Source):
         self.redelivered = 0  # records dropped because this source had already emitted them
         self.resumed = 0  # partitions handed back by a rebalance and continued where we stopped
         self._last_contact = time.monotonic()  # the broker last answered (records or a probe)
-        self._last_probe = 0.0
-        self._probed_ends: dict[int, int] = {}  # partition -> end offset at the last probe
+        self._last_check = 0.0
         self.reachable_since = 0  # wall-clock ms since when the broker has answered without a gap
         super().__init__(**kwargs)
 
@@ -212,8 +211,9 @@ class from_kafka_batches(Source):
             self.consumer.seek(tp, start)
             self.resumed += 1
 
-    def _broker_answered(self, got_records: bool, probe_every_s: float = 1.0) -> bool:
-        """Whether the broker answered within ``CONTACT_GAP_S``: records do, else a cheap end-offsets probe.
+    def _broker_answered(self, got_records: bool, check_every_s: float = 1.0) -> bool:
+        """Whether the broker answered within ``CONTACT_GAP_S``: records do, and so do the group
+        heartbeats kafka-python sends every 3 s (read from its metrics: no extra request).
 
         A poll returns nothing both when the stream is quiet and when the broker is down; only
         the first may close windows by idleness.
@@ -221,19 +221,19 @@ class from_kafka_batches(Source):
         now = time.monotonic()
         if got_records:
             self._contact(now)
-        elif now - self._last_probe >= probe_every_s and now - self._last_contact >= probe_every_s:
-            self._last_probe = now
-            try:
-                from kafka import TopicPartition
-
-                partitions = self.consumer.partitions_for_topic(self.topic) or ()
-                if partitions:
-                    ends = self.consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions], timeout_ms=1_000)
-                    self._probed_ends = {tp.partition: end for tp, end in ends.items()}
-                    self._contact(time.monotonic())
-            except Exception:  # noqa: BLE001 - unreachable: reported through the batch
-                logger.debug("broker probe failed", exc_info=True)
+        elif now - self._last_check >= check_every_s:
+            self._last_check = now
+            ago = self._heartbeat_seconds_ago()
+            if ago is not None and now - ago > self._last_contact:
+                self._contact(now - ago)
         return now - self._last_contact < CONTACT_GAP_S
+
+    def _heartbeat_seconds_ago(self) -> float | None:
+        try:
+            ago = self.consumer.metrics().get("consumer-coordinator-metrics", {}).get("last-heartbeat-seconds-ago")
+        except Exception:  # noqa: BLE001 - metrics are a hint; no answer means no contact
+            return None
+        return float(ago) if ago is not None and ago == ago and ago != float("inf") else None
 
     def _contact(self, now: float) -> None:
         """The broker answered; after a gap (an outage, or a poll thread that was blocked) the
@@ -243,17 +243,12 @@ class from_kafka_batches(Source):
         self._last_contact = now
 
     def _backlogged(self) -> set[int]:
-        """Partitions with records we have not read: the last fetch's high-water mark, or the last
-        probe's end offset (which also covers a rebalance in progress, when nothing is assigned),
-        is beyond what we emitted."""
-        assignment = self.consumer.assignment()
+        """Partitions whose last known high-water mark is beyond our position (no broker request)."""
         out = set()
-        for tp in assignment:
+        for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            if highwater is None or self.consumer.position(tp) < max(highwater, self._probed_ends.get(tp.partition, 0)):
+            if highwater is None or self.consumer.position(tp) < highwater:
                 out.add(tp.partition)
-        if not assignment:
-            out.update(p for p, end in self._probed_ends.items() if end > self._next_offset.get(p, end))
         return out
 
     def _commit(self, offsets: dict[int, int], metadata: str) -> None:
