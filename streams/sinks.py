@@ -154,6 +154,9 @@ class KafkaSink:
         missing: dict[str, SinkError] = {}
         confirmed = []
         for topic in sorted({m[0] for m in waiting} - self._ready):
+            if missing:  # one metadata wait per flush: the others are checked by the next one
+                missing[topic] = next(iter(missing.values()))
+                continue
             try:
                 self._confirm_topic(topic)
                 confirmed.append(topic)
@@ -169,7 +172,7 @@ class KafkaSink:
         self._ready.update(confirmed)  # only now: later results of a topic never overtake held ones
         self.producer.flush(timeout=self.flush_timeout_s)
         if missing:
-            raise SinkError(" ".join(str(e) for e in missing.values()) + f" ({len(held)} results kept)")
+            raise SinkError(f"{next(iter(missing.values()))} ({len(held)} results for {len(missing)} topics kept)")
         with self._lock:  # results written meanwhile for a topic not confirmed yet are the next flush's
             failed = [m for m in self._failed if m[3] is not None]
         if failed:

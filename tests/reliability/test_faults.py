@@ -258,3 +258,47 @@ def _flushed(sink) -> bool:
         return True
     except SinkError:
         return False
+
+
+@pytest.fixture
+def strict_broker():
+    """A broker of our own on 127.0.0.1:19094 that does not auto-create topics."""
+    from driftstream.engine import broker
+
+    port = 19094
+    broker.down(port=port)
+    shutil.rmtree(broker._state_dir(port), ignore_errors=True)
+    broker.up(port=port, heap="512m", overrides={"auto.create.topics.enable": "false"})
+    try:
+        yield port
+    finally:
+        broker.down(port=port)
+
+
+def test_missing_result_topic_is_reported_and_nothing_is_dropped(strict_broker, caplog):
+    """Did: ran a Monitor whose result topics do not exist on a broker that does not auto-create
+    topics, produced 3,000 records, let it run, then created the result topics. Checked: the
+    engine keeps running and logs (retrying) a SinkError naming a missing topic; it commits no input
+    offset while results are unsent; once the topics exist every window reaches them."""
+    from kafka import KafkaAdminClient
+
+    bootstrap = f"127.0.0.1:{strict_broker}"
+    topic = f"strict-{int(time.time())}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
+    values, valid = records(3_000, start_ms=now_ms(), span_ms=4_000, jitter_ms=100, seed=51)
+    expected = expected_counts(valid, 2_000)
+    doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "2s"})
+    with caplog.at_level(logging.WARNING), Monitor(doc, baseline=baseline()) as monitor:
+        produce(bootstrap, topic, values)
+        wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected, 60,
+                 what="every window computed")
+        wait_for(lambda: f"The result topic '{topic}." in caplog.text and "is not available" in caplog.text, 90,
+                 what="the missing-topic error")
+        assert monitor.running and monitor.error is None
+        assert monitor.offsets.committed == {}  # no input offset committed while results cannot be written
+        kinds = ["stats", "drift", "outliers", "health", "alerts", "dead-letter", "late"]
+        admin.create_topics({f"{topic}.{k}": {"num_partitions": 1, "replication_factor": 1} for k in kinds})
+        wait_for(lambda: window_counts(latest_by_key(read_topic(bootstrap, f"{topic}.stats", 2))) == expected, 90,
+                 interval=2, what="the results after the topics were created")
+    admin.close()
