@@ -105,8 +105,7 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def _secrets(self) -> list[str]:
-        security = getattr(self.spec.source, "security", None)
-        return [s for s in (getattr(security, "sasl_plain_password", None), self.spec.metrics.token) if s]
+        return [s for s in (self.spec.source.security.sasl_plain_password, self.spec.metrics.token) if s]
 
     def start(self, timeout: float = 120) -> Monitor:
         """Start in a background thread; returns once the pipeline is polling."""

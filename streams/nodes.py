@@ -86,20 +86,20 @@ class event_time_windows(Stream):
                 restored = _restored_watermark(metadata)
                 if restored is not None:
                     self.windower.restore(restored)
-        if raw.reachable_since:
-            self.windower.contact_resumed(raw.reachable_since)
-        if self._last_batch_at is not None and now - self._last_batch_at > self.stall_ms:
-            # the source delivers a batch (maybe empty) every poll; a long gap means it was blocked
-            # (e.g. in kafka-python during a broker outage): silence nobody observed is not idleness
+        # silence nobody could observe is not idleness: the broker unreachable now, unreachable
+        # until ``reachable_since``, or no batch at all for a while (the source delivers one, maybe
+        # empty, every poll; a long gap means it was blocked, e.g. in kafka-python during an outage)
+        stalled = self._last_batch_at is not None and now - self._last_batch_at > self.stall_ms
+        if raw.unreachable or stalled:
             self.windower.contact_resumed(now)
+        elif raw.reachable_since:
+            self.windower.contact_resumed(raw.reachable_since)
         self._last_batch_at = now
         frame = decoded.frame
-        # a partition is never idle while it has unread records, nor while the broker cannot say
-        backlogged = self.windower.known_partitions() if raw.unreachable else raw.backlogged
         if len(frame):
-            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now, backlogged)
+            step = self.windower.on_batch(frame["ts"].to_numpy(), frame["partition"].to_numpy(), now, raw.backlogged)
         else:
-            step = self.windower.on_tick(now, backlogged)
+            step = self.windower.on_tick(now, raw.backlogged)
         late = frame[step.late] if step.late.any() else frame.iloc[:0]
         if step.late.any():
             keep = np.flatnonzero(~step.late)

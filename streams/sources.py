@@ -106,7 +106,7 @@ class from_kafka_batches(Source):
         self._next_offset: dict[int, int] = {}  # partition -> one past the last offset emitted
         self.redelivered = 0  # records dropped because this source had already emitted them
         self.resumed = 0  # partitions handed back by a rebalance and continued where we stopped
-        self._last_contact = time.monotonic()  # the broker last answered (records or a probe)
+        self._last_contact = time.monotonic()  # the broker last answered (records or a heartbeat)
         self._last_check = 0.0
         self.reachable_since = 0  # wall-clock ms since when the broker has answered without a gap
         super().__init__(**kwargs)
@@ -202,7 +202,7 @@ class from_kafka_batches(Source):
         if start is None:
             return
         try:
-            behind = self.consumer.position(tp, timeout_ms=5_000) < start
+            behind = self.consumer.position(tp, timeout_ms=BROKER_CALL_TIMEOUT_MS) < start
         except Exception:  # noqa: BLE001 - position unknown yet: the offset filter drops any re-read
             logger.debug("no position for partition %d yet", tp.partition, exc_info=True)
             return

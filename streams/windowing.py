@@ -145,10 +145,6 @@ class Windower:
         for state in (*self.partitions.values(), *self.revoked.values()):
             state.last_seen_ms = max(state.last_seen_ms, int(at_ms))
 
-    def known_partitions(self) -> set[int]:
-        """Partitions read or revoked but not yet idle."""
-        return set(self.partitions) | set(self.revoked)
-
     def restore(self, watermark: int) -> None:
         """Resume after a restart: windows ending at or before ``watermark`` were emitted."""
         self.watermark = max(self.watermark, int(watermark))

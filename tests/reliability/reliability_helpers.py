@@ -85,3 +85,18 @@ def rss_mb(pid: int, children: bool = True) -> float:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def wait_for_monitor_windows(monitor, expected: dict[int, int], timeout: float, what: str) -> None:
+    """Wait until the Monitor's stats give every window its ``expected`` count; on timeout the
+    error lists the differing windows (got, expected) and the engine's counters."""
+    def counts() -> dict[int, int]:
+        return window_counts({r["key"]: r for r in monitor.hub.history("stats")})
+
+    try:
+        wait_for(lambda: counts() == expected, timeout, what=what)
+    except AssertionError:
+        got = counts()
+        diff = {s: (got.get(s), n) for s, n in expected.items() if got.get(s) != n}
+        raise AssertionError(f"windows (got, expected) differing: {diff}; unexpected {sorted(set(got) - set(expected))}; "
+                             f"counters {dict(monitor.counters)}") from None

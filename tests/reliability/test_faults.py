@@ -27,7 +27,7 @@ from driftstream.engine.monitor import Monitor
 
 from reliability_helpers import (
     FEATURES, SCHEMA, baseline, engine, expected_counts, kafka_spec, latest_by_key, now_ms, produce,
-    read_topic, records, stop, wait_for, window_counts,
+    read_topic, records, stop, wait_for, wait_for_monitor_windows, window_counts,
 )
 
 pytestmark = pytest.mark.kafka
@@ -210,14 +210,7 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
         broker.up(port=own_broker, heap="512m")
         outage = time.monotonic() - down_at
         produce(bootstrap, topic, second)
-        try:
-            wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected,
-                     120, what="every window after the broker came back")
-        except AssertionError:
-            got = window_counts({r["key"]: r for r in monitor.hub.history("stats")})
-            diff = {s: (got.get(s), n) for s, n in expected.items() if got.get(s) != n}
-            raise AssertionError(f"windows (got, expected) differing: {diff}; unexpected {sorted(set(got) - set(expected))}; "
-                                 f"counters {dict(monitor.counters)}") from None
+        wait_for_monitor_windows(monitor, expected, 120, what="every window after the broker came back")
         assert monitor.running and monitor.error is None
         errors = monitor.counters.get("task_errors", 0)
     print(f"outage {outage:.0f} s, task errors {errors}")

@@ -13,7 +13,7 @@ import pytest
 
 from driftstream.engine.monitor import Monitor
 
-from reliability_helpers import baseline, expected_counts, kafka_spec, now_ms, produce, records, wait_for, window_counts
+from reliability_helpers import baseline, expected_counts, kafka_spec, now_ms, produce, records, wait_for, wait_for_monitor_windows
 
 pytestmark = pytest.mark.kafka
 
@@ -53,13 +53,7 @@ def test_rebalance_with_open_windows_counts_every_record_once(kafka_bootstrap, k
         _join_and_leave(kafka_bootstrap, kafka_topic, doc["source"]["group_id"])
         wait_for(lambda: len(monitor.source.consumer.assignment()) == 3, 60, what="the engine to get its partitions back")
         produce(kafka_bootstrap, kafka_topic, second)
-        try:
-            wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected,
-                     90, what="every window with its count")
-        except AssertionError:
-            got = window_counts({r["key"]: r for r in monitor.hub.history("stats")})
-            diff = {s: (got.get(s), n) for s, n in expected.items() if got.get(s) != n}
-            raise AssertionError(f"windows (got, expected) differing: {diff}; counters {dict(monitor.counters)}") from None
+        wait_for_monitor_windows(monitor, expected, 90, what="every window with its count")
         assert monitor.error is None
         assert monitor.source.resumed + monitor.source.redelivered >= 1  # the rewind happened, and was undone
     assert monitor.counters.get("records_in", 0) == 8_000
