@@ -380,7 +380,9 @@ class Monitor:
         try:
             records = scored if isinstance(scored, list) else await scored
             self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
-            if summary is not None and isinstance(scored, list):  # backpressure: at most 8 batches in flight on Dask
+            if summary is not None:
+                # backpressure: at most 8 batches in flight on Dask, summaries included (scores run at a
+                # higher priority: were only they awaited, queued summaries would grow with the lag)
                 from distributed.client import _wait  # waits without fetching the result to the engine
 
                 await _wait([summary])
