@@ -54,6 +54,7 @@ class Health:
         return max(records, key=lambda r: r["records_in"]) if records else {"records_in": 0, "lag": {}}
 
 
+@pytest.mark.timeout(1800)
 def test_three_times_the_sustainable_rate_for_60s(kafka_bootstrap, kafka_topic, tmp_path):
     """Did: ran ``driftstream run`` (subprocess) with a 4,000-tree isolation forest on one
     single-threaded Dask worker process and 500-record polls; measured the rate it sustains on a
