@@ -506,6 +506,17 @@ def drift_figure(alert_source: ColumnDataSource, x_range=None, name: str = "drif
             formatters={"@t": "datetime"},
         )
     )
+    # one hover tool for every detector's dots, made now: detectors seen later join its renderers.
+    # (A tool added to a plot already on the page, next to a side legend, makes BokehJS lay the
+    # plot out thousands of pixels wide: the plot vanished from live dashboards.)
+    fig.add_tools(
+        HoverTool(
+            renderers=[], name=f"{name}_hover",
+            tooltips=[("detector", "@detector"), ("window end", "@t{%F %T}"), ("statistic", "@statistic{0.[0000]}"),
+                      ("threshold", "@threshold{0.[0000]}"), ("p-value", "@p_value{0.[0000]}")],
+            formatters={"@t": "datetime"},
+        )
+    )
     legend = Legend(items=[LegendItem(label="drift alert", renderers=[markers])], location="top_left",
                     click_policy="hide", label_text_font_size="9pt", background_fill_alpha=0.7, spacing=0, padding=4)
     fig.add_layout(legend, "right")
@@ -544,14 +555,8 @@ def add_detector_renderers(fig, source: ColumnDataSource, detector: str, color: 
     line = fig.line("t", y, source=source, color=color, line_width=2)
     dots = fig.scatter("t", y, source=source, color=color, size=5)
     thr = fig.line("t", y_thr, source=source, color=color, line_dash="dashed", line_width=1.5, alpha=0.8)
-    fig.add_tools(
-        HoverTool(
-            renderers=[dots],
-            tooltips=[("detector", detector), ("window end", "@t{%F %T}"), ("statistic", "@statistic{0.[0000]}"),
-                      ("threshold", "@threshold{0.[0000]}"), ("p-value", "@p_value{0.[0000]}")],
-            formatters={"@t": "datetime"},
-        )
-    )
+    hover = fig.select_one({"name": f"{fig.name}_hover"})
+    hover.renderers = [*hover.renderers, dots]
     fig.legend[0].items.append(LegendItem(label=detector, renderers=[line, dots, thr]))
     return [line, dots, thr]
 
@@ -701,6 +706,7 @@ class SessionView:
         baseline_histograms: Mapping[str, Any] | None = None,
         rollover: int = 2000,
         on_close: Callable[["SessionView"], None] | None = None,
+        detectors: Sequence[str] = (),
     ):
         self.doc = doc
         self.hub = hub
@@ -717,6 +723,7 @@ class SessionView:
 
         # per-feature state (bounded)
         self.features: list[str] = list(dict.fromkeys(features))
+        self.detectors: list[str] = list(dict.fromkeys(detectors))
         self.stats_rows: dict[str, _Rows] = {}
         self.latest_stats: dict[str, Record] = {}
         self.drift_rows: dict[str, dict[str, _Rows]] = {}
@@ -763,6 +770,8 @@ class SessionView:
         self.hist_plot = histogram_figure(self.hist_source)
         self.drift_plot = drift_figure(self.drift_alert_source, x_range=self.stats_plot.x_range)
         self.drift_scale = drift_scale_toggle(self.drift_plot)
+        for det in self.detectors:  # known detectors get their lines before the page is sent
+            self._detector_source(det)
         self.outlier_plot = outlier_figure(self.outlier_rate_source, x_range=self.stats_plot.x_range)
         self.outlier_tbl = outlier_table(self.outlier_table_source)
         self.alert_tbl = alert_table(self.alert_source)
@@ -952,7 +961,11 @@ class SessionView:
             self._ensure_feature(feature)
             r = drift_row(rec)
             det = r["detector"]
-            self._detector_source(det)  # a stable colour per detector, in order of appearance
+            if det not in self.detector_sources:
+                # a stable colour per detector, in order of appearance; a source born in this update
+                # gets its rows as data, not as a stream on a model the browser has not seen yet
+                self._detector_source(det)
+                reset = True
             rows = self.drift_rows.setdefault(feature, {}).setdefault(det, _Rows(self.rollover))
             key = rec.get("key") or (r["t"], det)
             replaced = rows.add(key, r)
@@ -1083,6 +1096,7 @@ def notebook_app(
     features: Sequence[str],
     baseline_histograms: Mapping[str, Any] | None = None,
     rollover: int = 2000,
+    detectors: Sequence[str] = (),
 ) -> Callable[[Document], None]:
     """A Bokeh app function for ``bokeh.io.show(app)`` in Jupyter (classic or Lab).
 
@@ -1091,9 +1105,30 @@ def notebook_app(
     """
 
     def app(doc: Document) -> None:
-        SessionView(doc, hub, model, features, baseline_histograms=baseline_histograms, rollover=rollover)
+        SessionView(doc, hub, model, features, baseline_histograms=baseline_histograms, rollover=rollover, detectors=detectors)
 
     return app
+
+
+def running_notebook_url(default: str = "localhost:8888") -> str:
+    """``scheme://host:port`` of the Jupyter server running on this machine, when there is
+    exactly one (read from Jupyter's runtime folder), else ``default``.
+
+    >>> running_notebook_url(default="localhost:8888") in ("localhost:8888",) or "://" in running_notebook_url()
+    True
+    """
+    from urllib.parse import urlparse
+
+    try:
+        from jupyter_server.serverapp import list_running_servers
+
+        servers = list(list_running_servers())
+    except Exception:  # noqa: BLE001 - no jupyter_server, unreadable runtime folder: use the default
+        return default
+    if len(servers) != 1:
+        return default
+    url = urlparse(servers[0].get("url", ""))
+    return f"{url.scheme}://{url.netloc}" if url.scheme and url.netloc else default
 
 
 def _free_port(host: str) -> int:
@@ -1117,6 +1152,8 @@ class Dashboard:
     baseline_histograms: per feature, the baseline's bin proportions (same layout as the
         stats records' ``histogram``: underflow, bins..., overflow), drawn behind the latest
         window's histogram. Categorical features: a dict category -> proportion.
+    detectors: drift detectors expected (their lines are on the page from the start; others are
+        added as they appear).
     server_kwargs: passed to :class:`bokeh.server.server.Server` (for example
         ``unused_session_lifetime_milliseconds``).
     """
@@ -1131,6 +1168,7 @@ class Dashboard:
         allow_websocket_origin: list[str] | None = None,
         rollover: int = 2000,
         baseline_histograms: Mapping[str, Any] | None = None,
+        detectors: Sequence[str] = (),
         **server_kwargs: Any,
     ):
         self.hub = hub
@@ -1141,6 +1179,7 @@ class Dashboard:
         self.allow_websocket_origin = list(allow_websocket_origin) if allow_websocket_origin else None
         self.rollover = int(rollover)
         self.baseline_histograms = dict(baseline_histograms or {})
+        self.detectors = list(detectors)
         self.server_kwargs = server_kwargs
         self.sessions: list[SessionView] = []
         self._sessions_lock = threading.Lock()
@@ -1169,7 +1208,7 @@ class Dashboard:
         """The Bokeh application function: one :class:`SessionView` per session."""
         view = SessionView(
             doc, self.hub, self.model, self.features, baseline_histograms=self.baseline_histograms,
-            rollover=self.rollover, on_close=self._forget,
+            rollover=self.rollover, on_close=self._forget, detectors=self.detectors,
         )
         with self._sessions_lock:
             self.sessions.append(view)

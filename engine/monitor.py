@@ -187,17 +187,32 @@ class Monitor:
             raise KeyError(f"No rows kept for the window starting at {start}; known: {self.window_starts()}")
         return pd.concat(frames, ignore_index=True)
 
-    def dashboard(self, notebook_url: str = "localhost:8888"):
-        """Show the live dashboard inline in Jupyter (``notebook_url``: where the notebook server runs)."""
-        from .dashboard import notebook_app
+    def dashboard(self, notebook_url: str | None = None):
+        """Show the live dashboard inline in Jupyter (JupyterLab, Notebook 7, classic notebook).
 
-        from bokeh.io import show
+        ``notebook_url`` is where the notebook server runs (``host:port`` or ``http://host:port``):
+        the browser's page origin, which the dashboard's websocket must accept. By default the
+        one Jupyter server running on this machine, else ``localhost:8888``. BokehJS is loaded
+        into the notebook first, inline (no CDN: monitors often run where the internet is not
+        reachable), unless ``output_notebook()`` was called already.
+        """
+        from bokeh.io import output_notebook, show
+        from bokeh.io.state import curstate
+        from bokeh.resources import INLINE
 
+        from .dashboard import notebook_app, running_notebook_url
+
+        if not curstate().notebook:
+            output_notebook(INLINE, hide_banner=True)
         app = notebook_app(self.hub, self.spec.model, list(self.spec.schema_.columns), **self._dashboard_extras())
-        return show(app, notebook_url=notebook_url)
+        return show(app, notebook_url=notebook_url or running_notebook_url())
 
     def _dashboard_extras(self) -> dict[str, Any]:
-        return {"baseline_histograms": self.baseline.histograms if self.baseline is not None else None}
+        drift = self.spec.drift
+        return {
+            "baseline_histograms": self.baseline.histograms if self.baseline is not None else None,
+            "detectors": [d.name for d in drift.detectors] if drift.enabled else [],
+        }
 
     # -- the loop ----------------------------------------------------------------------------------------
     def _thread_main(self) -> None:

@@ -189,6 +189,28 @@ def model_length_js(source_name: str) -> str:
     """
 
 
+def plot_layout_js() -> str:
+    """JS returning {plot name: [element width, frame width]} for every named plot shown on the page: a
+    frame wider than its element (or a few pixels wide) is a plot the reader cannot see."""
+    return """
+    if (!(window.Bokeh && Bokeh.documents && Bokeh.index)) return null;
+    const out = {};
+    for (const doc of Bokeh.documents) {
+      for (const model of doc.all_models) {
+        if (!model.name || !("frame_width" in model) || !("renderers" in model)) continue;
+        const view = Bokeh.index.get_one(model);
+        if (view && view.frame && view.el.offsetParent !== null) out[model.name] = [Math.round(view.el.getBoundingClientRect().width), Math.round(view.frame.bbox.width)];
+      }
+    }
+    return out;
+    """
+
+
+def badly_laid_out(layout: dict[str, list[int]] | None, min_width: int = 100) -> dict[str, list[int]]:
+    """The plots of :func:`plot_layout_js`'s answer whose frame is narrower than ``min_width`` or wider than the plot."""
+    return {name: w for name, w in (layout or {}).items() if not (min_width <= w[1] <= w[0])}
+
+
 # Synthetic result records (the shapes of docs/CONTRACTS.md) for dashboard and report tests ----
 
 MODEL = "iris"

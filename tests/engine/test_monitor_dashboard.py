@@ -138,8 +138,13 @@ def test_monitor_dashboard_and_report_in_browser(workload_run, caplog):
             full = lambda: [k for k, v in _lengths(browser, "drift_plot").items() if k != "drift_alert_markers" and v >= max(emitted.values())]
             try:
                 browser.wait_until(lambda: len(full()) >= 2 * len(numeric_detectors), 90, what="every drift result in the drift plot")
-            except AssertionError as exc:
+            except (AssertionError, TimeoutError) as exc:
                 raise AssertionError(f"{exc}: page {_lengths(browser, 'drift_plot')}, emitted {emitted}") from None
+            # every plot is laid out within its box (a tool added to a live plot once made the drift
+            # plot thousands of pixels wide: the data were there, the plot was not visible)
+            layout = browser.js(B.plot_layout_js())
+            assert {"stats_plot", "drift_plot", "outlier_plot"} <= set(layout or {}), layout
+            assert B.badly_laid_out(layout) == {}, layout
             # the injected drift is marked on the bmi drift plot, only from the drift onwards
             markers = browser.wait_until(lambda: _src_len(browser, "drift_alert_source"), 30, what="drift alert markers")
             assert markers > 0
