@@ -128,6 +128,54 @@ def _producer_main(index: int, count: int, rate: float, topic: str, bootstrap: s
     np.save(out_path, np.concatenate([header, np.asarray(mine, np.int64), stamps]))
 
 
+def _producer_main_confluent(index: int, count: int, rate: float, topic: str, bootstrap: str, go, out_path: str) -> None:
+    """As :func:`_producer_main`, with confluent-kafka (librdkafka, C): a model server's logger
+    costs little CPU, so on this 2-core machine the load generator takes less from the engine."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": 1, "queue.buffering.max.messages": 1_000_000})
+    mine = range(index, len(_PAYLOADS), count)
+    stamps = np.zeros(len(mine), np.int64)
+    go.wait()
+    t0 = time.monotonic()
+    sent = 0
+    total = len(mine)
+    produce = producer.produce
+    while sent < total:
+        due = min(total, int((time.monotonic() - t0) * rate) + 1) if rate else total
+        if due <= sent:
+            producer.poll(0)
+            time.sleep(max(0.0, min(0.002, (sent + 1) / rate - (time.monotonic() - t0))))
+            continue
+        for k in range(sent, min(due, sent + 2000)):
+            i = mine[k]
+            ts = time.time_ns() // 1_000_000
+            prefix, suffix = _PAYLOADS[i]
+            while True:
+                try:
+                    produce(topic, value=prefix + str(ts).encode() + suffix, key=_KEYS[i])
+                    break
+                except BufferError:  # local queue full: let librdkafka send
+                    producer.poll(0.01)
+            stamps[k] = ts
+            sent = k + 1
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.monotonic() - t0
+    cpu = os.times()
+    header = [int(elapsed * 1e6), int((cpu.user + cpu.system) * 1e6)]
+    np.save(out_path, np.concatenate([header, np.asarray(mine, np.int64), stamps]))
+
+
+def producer_target(client: str):
+    """The load generator's producer process function: ``kafka-python`` or ``confluent``."""
+    if client == "confluent":
+        return _producer_main_confluent
+    if client == "kafka-python":
+        return _producer_main
+    raise ValueError(f"unknown producer client {client!r}: expected 'kafka-python' or 'confluent'")
+
+
 def create_topic(bootstrap: str, partitions: int) -> str:
     from kafka import KafkaAdminClient
 
@@ -316,6 +364,7 @@ def run_level(
     timeout: float | None = None,
     prepared: tuple | None = None,
     keep_series: bool = False,
+    producer_client: str = "kafka-python",
     log=print,
 ) -> dict[str, Any]:
     """Produce ``requests`` at ``rate``/s through Kafka into a Monitor; measure; return the result dict."""
@@ -337,7 +386,7 @@ def run_level(
     go = ctx.Event()
     _PAYLOADS, _KEYS = payloads, keys
     procs = [
-        ctx.Process(target=_producer_main, args=(i, producers, rate / producers, topic, bootstrap, go, str(tmp / f"p{i}.npy")),
+        ctx.Process(target=producer_target(producer_client), args=(i, producers, rate / producers, topic, bootstrap, go, str(tmp / f"p{i}.npy")),
                     name=f"bench-producer-{i}", daemon=True)
         for i in range(producers)
     ]
@@ -361,7 +410,7 @@ def run_level(
     hub.subscribe(collector)
     sampler = ResourceSampler({"engine": [os.getpid()], "workers": worker_pids, "producers": [p.pid for p in procs]})
     monitor = Monitor(spec, baseline=base, hub=hub)
-    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "partitions": partitions,
+    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "producer_client": producer_client, "partitions": partitions,
                               "window": size, "watermark": watermark, "idle_timeout": idle_timeout, "topic": topic}
     try:
         monitor.start()
@@ -538,7 +587,7 @@ def markdown(run: dict[str, Any]) -> str:
         "results to Kafka topics; analyses: stats with histograms (+ percentiles, correlation), outliers range + stddev "
         "(+ mahalanobis, unseen_category), drift KL + JS + Wasserstein-hist (+ KS, PSI, chi2), BH correction, alerts. "
         f"Requests from the diabetes workload (real scikit-learn model, 10 features incl. one categorical, drift half-way, "
-        f"~1% injected outliers), produced by {run['levels'][0]['producers']} concurrent kafka-python producer processes into a "
+        f"~1% injected outliers), produced by {run['levels'][0]['producers']} concurrent {run['levels'][0].get('producer_client', 'kafka-python')} producer processes into a "
         f"{run['levels'][0]['partitions']}-partition topic, `ts` stamped at send. One Dask worker process (2 threads), engine "
         "and scheduler in the bench process.",
         "",
@@ -600,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", default="60000,150000,250000",
                     help="requests per level (one number for all, or one per rate); 250,000 is the reference's count")
     ap.add_argument("--producers", type=int, default=4)
+    ap.add_argument("--producer-client", choices=("kafka-python", "confluent"), default="kafka-python",
+                    help="the load generator's Kafka client (confluent: librdkafka, needs `pip install confluent-kafka`)")
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--size", default="15s")
     ap.add_argument("--watermark", default="6s")
@@ -628,7 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     for rate, n in zip(rates, counts):
         print(f"level {rate:,.0f}/s, {n:,} requests (load {os.getloadavg()[0]:.2f})", flush=True)
         level = run_level(n, rate, producers=args.producers, partitions=args.partitions, size=args.size, watermark=args.watermark,
-                          bootstrap=args.bootstrap, kafka_sink=not args.no_kafka_sink, prepared=prepared, keep_series=True)
+                          bootstrap=args.bootstrap, kafka_sink=not args.no_kafka_sink, prepared=prepared, keep_series=True,
+                          producer_client=args.producer_client)
         lat = level["latency_s"]
         print(f"  p75 outliers {lat['outliers']['p75']} s, stats {lat['stats']['p75']} s, drift {lat['drift']['p75']} s; "
               f"consumed {level['sustained_events_per_s']:,}/s, max lag {level['max_consumer_lag']}, accounting "

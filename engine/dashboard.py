@@ -59,6 +59,7 @@ from bokeh.models import (
     HoverTool,
     Legend,
     LegendItem,
+    NoOverlap,
     NumberFormatter,
     NumeralTickFormatter,
     RadioButtonGroup,
@@ -399,6 +400,7 @@ def time_figure(name: str, title: str, y_label: str, height: int = PLOT_HEIGHT, 
     opts.update(kw)
     fig = figure(**opts)
     fig.xaxis.formatter = _time_format()
+    fig.xaxis.major_label_policy = NoOverlap(min_distance=8)  # narrow plots (notebook cells) drop labels, not overlap them
     fig.xaxis.axis_label = "window end (UTC)"
     return fig
 

@@ -372,18 +372,21 @@ class Monitor:
         frame, windows = wb.frame, wb.step.windows
         self.seq += 1
         batch_id = self.seq
-        await self.inflight.acquire()
         parts = frame["partition"].to_numpy()
         offs = frame["offset"].to_numpy()
+        # held before any wait: a commit made while this batch waits for Dask capacity must not pass it
         self.offsets.hold(("batch", batch_id), lowest_offsets(parts, offs))
+        if self.local_analysis is not None:
+            # per-request results first: they do not wait for Dask capacity
+            self._emit_outliers(self.local_analysis.score_outliers(frame))
+        await self.inflight.acquire()
         client, analysis = self.client, self.analysis_future
         # the frame goes to the cluster once; summaries (and heavy outlier models) read it there, and
         # it stays there while a window needs its rows (window_frame / window_dask_frame)
         frame_future = client.submit(_identity, frame, pure=False, key=f"frame-{batch_id}-{id(self)}")
         summary = client.submit(_summarise, analysis, frame_future, windows, pure=False, key=f"summary-{batch_id}-{id(self)}")
-        if self.local_analysis is not None:
-            scored = self.local_analysis.score_outliers(frame)
-        else:
+        scored = None
+        if self.local_analysis is None:
             scored = client.submit(_score, analysis, frame_future, pure=False, key=f"score-{batch_id}-{id(self)}", priority=1)
         for start, positions in windows.items():
             self.window_parts[start].append(summary)
@@ -391,16 +394,19 @@ class Monitor:
             self.offsets.hold(("window", start), lowest_offsets(parts[positions], offs[positions]))
         self._track(self._finish_batch(batch_id, scored, summary))
 
-    async def _finish_batch(self, batch_id: int, scored, summary=None) -> None:
-        try:
-            records = scored if isinstance(scored, list) else await scored
-            self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
-            if summary is not None:
-                # backpressure: at most 8 batches in flight on Dask, summaries included (scores run at a
-                # higher priority: were only they awaited, queued summaries would grow with the lag)
-                from distributed.client import _wait  # waits without fetching the result to the engine
+    def _emit_outliers(self, records: list[dict[str, Any]]) -> None:
+        self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
 
-                await _wait([summary])
+    async def _finish_batch(self, batch_id: int, scored, summary) -> None:
+        """Emit a batch's outliers scored on Dask (if any); release it once its summary is computed."""
+        try:
+            if scored is not None:
+                self._emit_outliers(await scored)
+            # backpressure: at most 8 batches in flight on Dask, summaries included (scores run at a
+            # higher priority: were only they awaited, queued summaries would grow with the lag)
+            from distributed.client import _wait  # waits without fetching the result to the engine
+
+            await _wait([summary])
             self.offsets.release(("batch", batch_id))
         finally:
             self.inflight.release()

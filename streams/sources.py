@@ -109,6 +109,7 @@ class from_kafka_batches(Source):
         self._last_contact = time.monotonic()  # the broker last answered (records or a heartbeat)
         self._last_check = 0.0
         self.reachable_since = 0  # wall-clock ms since when the broker has answered without a gap
+        self._rebalancing = False  # partitions revoked, new assignment not yet received
         super().__init__(**kwargs)
 
     # everything below touching self.consumer runs in self._thread
@@ -122,9 +123,11 @@ class from_kafka_batches(Source):
             # runs on kafka-python's IO thread: record the change only, never block here
             def on_partitions_revoked(self, revoked):
                 source._revoked.extend(tp.partition for tp in revoked)
+                source._rebalancing = True
 
             def on_partitions_assigned(self, assigned):
                 source._newly_assigned.extend(assigned)
+                source._rebalancing = False
 
         params = {
             "enable_auto_commit": False,
@@ -171,7 +174,9 @@ class from_kafka_batches(Source):
             np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
             now_ms(),
         )
-        batch.unreachable = not self._broker_answered(bool(values))
+        # during a rebalance nothing is fetched (and a fresh broker's group coordinator can take
+        # seconds to load): that silence says nothing about the partitions' idleness either
+        batch.unreachable = not self._broker_answered(bool(values)) or self._rebalancing
         batch.reachable_since = self.reachable_since
         batch.backlogged = self._backlogged()
         batch.revoked, self._revoked = self._revoked, []
