@@ -95,85 +95,73 @@ def baseline_for(workload) -> Any:
     return Baseline.fit(workload.training_frame(), columns)
 
 
-def _producer_main(index: int, count: int, rate: float, topic: str, bootstrap: str, go, out_path: str) -> None:
-    """One producer process: requests ``index::count`` at ``rate``/s, ``ts`` stamped at send."""
+def _kafka_python_client(topic: str, bootstrap: str):
+    """(send(key, value), idle(), finish()) over a kafka-python producer."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1, batch_size=256 * 1024,
                              max_in_flight_requests_per_connection=5)
-    mine = range(index, len(_PAYLOADS), count)
-    stamps = np.zeros(len(mine), np.int64)
-    go.wait()
-    t0 = time.monotonic()
-    sent = 0
-    total = len(mine)
-    send = producer.send
-    while sent < total:
-        due = min(total, int((time.monotonic() - t0) * rate) + 1) if rate else total
-        if due <= sent:
-            time.sleep(max(0.0, min(0.002, (sent + 1) / rate - (time.monotonic() - t0))))
-            continue
-        for k in range(sent, min(due, sent + 2000)):
-            i = mine[k]
-            ts = time.time_ns() // 1_000_000
-            prefix, suffix = _PAYLOADS[i]
-            send(topic, key=_KEYS[i], value=prefix + str(ts).encode() + suffix)
-            stamps[k] = ts
-            sent = k + 1
-    producer.flush()
-    elapsed = time.monotonic() - t0
-    producer.close()
-    cpu = os.times()
-    header = [int(elapsed * 1e6), int((cpu.user + cpu.system) * 1e6)]
-    np.save(out_path, np.concatenate([header, np.asarray(mine, np.int64), stamps]))
+
+    def send(key: bytes, value: bytes) -> None:
+        producer.send(topic, key=key, value=value)
+
+    def finish() -> None:
+        producer.flush()
+        producer.close()
+
+    return send, lambda: None, finish
 
 
-def _producer_main_confluent(index: int, count: int, rate: float, topic: str, bootstrap: str, go, out_path: str) -> None:
-    """As :func:`_producer_main`, with confluent-kafka (librdkafka, C): a model server's logger
-    costs little CPU, so on this 2-core machine the load generator takes less from the engine."""
+def _confluent_client(topic: str, bootstrap: str):
+    """(send(key, value), idle(), finish()) over confluent-kafka (librdkafka, C): a model server's
+    logger costs little CPU, so on this 2-core machine the load generator takes less from the engine."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": 1, "queue.buffering.max.messages": 1_000_000})
+
+    def send(key: bytes, value: bytes) -> None:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                return
+            except BufferError:  # local queue full: let librdkafka send
+                producer.poll(0.01)
+
+    return send, lambda: producer.poll(0), lambda: producer.flush(60)
+
+
+CLIENTS = {"kafka-python": _kafka_python_client, "confluent": _confluent_client}
+
+
+def _producer_main(index: int, count: int, rate: float, topic: str, bootstrap: str, go, out_path: str,
+                   client: str = "kafka-python") -> None:
+    """One producer process: requests ``index::count`` at ``rate``/s, ``ts`` stamped at send."""
+    send, idle, finish = CLIENTS[client](topic, bootstrap)
     mine = range(index, len(_PAYLOADS), count)
     stamps = np.zeros(len(mine), np.int64)
     go.wait()
     t0 = time.monotonic()
     sent = 0
     total = len(mine)
-    produce = producer.produce
     while sent < total:
         due = min(total, int((time.monotonic() - t0) * rate) + 1) if rate else total
         if due <= sent:
-            producer.poll(0)
+            idle()
             time.sleep(max(0.0, min(0.002, (sent + 1) / rate - (time.monotonic() - t0))))
             continue
         for k in range(sent, min(due, sent + 2000)):
             i = mine[k]
             ts = time.time_ns() // 1_000_000
             prefix, suffix = _PAYLOADS[i]
-            while True:
-                try:
-                    produce(topic, value=prefix + str(ts).encode() + suffix, key=_KEYS[i])
-                    break
-                except BufferError:  # local queue full: let librdkafka send
-                    producer.poll(0.01)
+            send(_KEYS[i], prefix + str(ts).encode() + suffix)
             stamps[k] = ts
             sent = k + 1
-        producer.poll(0)
-    producer.flush(60)
+        idle()
+    finish()
     elapsed = time.monotonic() - t0
     cpu = os.times()
     header = [int(elapsed * 1e6), int((cpu.user + cpu.system) * 1e6)]
     np.save(out_path, np.concatenate([header, np.asarray(mine, np.int64), stamps]))
-
-
-def producer_target(client: str):
-    """The load generator's producer process function: ``kafka-python`` or ``confluent``."""
-    if client == "confluent":
-        return _producer_main_confluent
-    if client == "kafka-python":
-        return _producer_main
-    raise ValueError(f"unknown producer client {client!r}: expected 'kafka-python' or 'confluent'")
 
 
 def create_topic(bootstrap: str, partitions: int) -> str:
@@ -386,7 +374,7 @@ def run_level(
     go = ctx.Event()
     _PAYLOADS, _KEYS = payloads, keys
     procs = [
-        ctx.Process(target=producer_target(producer_client), args=(i, producers, rate / producers, topic, bootstrap, go, str(tmp / f"p{i}.npy")),
+        ctx.Process(target=_producer_main, args=(i, producers, rate / producers, topic, bootstrap, go, str(tmp / f"p{i}.npy"), producer_client),
                     name=f"bench-producer-{i}", daemon=True)
         for i in range(producers)
     ]
