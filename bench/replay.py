@@ -353,6 +353,7 @@ def run_level(
     prepared: tuple | None = None,
     keep_series: bool = False,
     producer_client: str = "kafka-python",
+    sink_client: str = "kafka-python",
     log=print,
 ) -> dict[str, Any]:
     """Produce ``requests`` at ``rate``/s through Kafka into a Monitor; measure; return the result dict."""
@@ -390,7 +391,7 @@ def run_level(
     spec = spec_dict(
         source={"kind": "kafka", "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
         window={"size": size, "watermark": watermark, "idle_timeout": idle_timeout},
-        sinks={"kafka": {"topic_prefix": f"{topic}."} if kafka_sink else None, "parquet": None},
+        sinks={"kafka": {"topic_prefix": f"{topic}.", "client": sink_client} if kafka_sink else None, "parquet": None},
     )
     spec["cluster"] = {"address": cluster.scheduler_address}
     hub = ResultHub(history=1000)
@@ -398,7 +399,7 @@ def run_level(
     hub.subscribe(collector)
     sampler = ResourceSampler({"engine": [os.getpid()], "workers": worker_pids, "producers": [p.pid for p in procs]})
     monitor = Monitor(spec, baseline=base, hub=hub)
-    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "producer_client": producer_client, "partitions": partitions,
+    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "producer_client": producer_client, "sink_client": sink_client if kafka_sink else None, "partitions": partitions,
                               "window": size, "watermark": watermark, "idle_timeout": idle_timeout, "topic": topic}
     try:
         monitor.start()
@@ -644,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--watermark", default="6s")
     ap.add_argument("--bootstrap", default=os.environ.get("DRIFTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     ap.add_argument("--no-kafka-sink", action="store_true", help="results to the in-memory hub only")
+    ap.add_argument("--sink-client", choices=("kafka-python", "confluent"), default="kafka-python",
+                    help="the engine's result sink client (spec sinks.kafka.client)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "replay.json"))
     ap.add_argument("--write", action="store_true", help="rewrite the '## Replay' section of bench/RESULTS.md")
     args = ap.parse_args(argv)
@@ -668,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"level {rate:,.0f}/s, {n:,} requests (load {os.getloadavg()[0]:.2f})", flush=True)
         level = run_level(n, rate, producers=args.producers, partitions=args.partitions, size=args.size, watermark=args.watermark,
                           bootstrap=args.bootstrap, kafka_sink=not args.no_kafka_sink, prepared=prepared, keep_series=True,
-                          producer_client=args.producer_client)
+                          producer_client=args.producer_client, sink_client=args.sink_client)
         lat = level["latency_s"]
         print(f"  p75 outliers {lat['outliers']['p75']} s, stats {lat['stats']['p75']} s, drift {lat['drift']['p75']} s; "
               f"consumed {level['sustained_events_per_s']:,}/s, max lag {level['max_consumer_lag']}, accounting "

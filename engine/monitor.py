@@ -301,7 +301,10 @@ class Monitor:
         if spec.sinks.kafka is not None and spec.sinks.kafka.enabled and spec.source.kind == "kafka":
             bootstrap = spec.sinks.kafka.bootstrap_servers or spec.source.bootstrap_servers
             # a short flush: on failure the next housekeeping round (1 s later) tries again, offsets stay uncommitted
-            sinks.append(KafkaSink(bootstrap, spec.topic_prefix, spec.source.security.client_kwargs(), flush_timeout_s=5))
+            sink_class = KafkaSink
+            if spec.sinks.kafka.client == "confluent":
+                from driftstream.streams.confluent_sink import ConfluentKafkaSink as sink_class
+            sinks.append(sink_class(bootstrap, spec.topic_prefix, spec.source.security.client_kwargs(), flush_timeout_s=5))
         if spec.sinks.parquet:
             sinks.append(ParquetSink(spec.sinks.parquet))
         return FanOut(sinks)

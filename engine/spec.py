@@ -245,6 +245,11 @@ class KafkaSinkSpec(_Strict):
     enabled: bool = True
     bootstrap_servers: str | None = None
     topic_prefix: str | None = None  # default: "<model>."
+    client: Literal["kafka-python", "confluent"] = Field(
+        default="kafka-python",
+        description="'confluent' writes results through librdkafka (pip install 'driftstream[fast]'): "
+        "a few us per result instead of ~40 us in kafka-python",
+    )
 
 
 class SinksSpec(_Strict):

@@ -170,7 +170,7 @@ class KafkaSink:
             if topic not in missing:
                 self._send(topic, key, value)
         self._ready.update(confirmed)  # only now: later results of a topic never overtake held ones
-        self.producer.flush(timeout=self.flush_timeout_s)
+        self._flush_producer()
         if missing:
             raise SinkError(f"{next(iter(missing.values()))} ({len(held)} results for {len(missing)} topics kept)")
         with self._lock:  # results written meanwhile for a topic not confirmed yet are the next flush's
@@ -178,6 +178,9 @@ class KafkaSink:
         if failed:
             topic, _, _, exc = failed[-1]
             raise SinkError(f"{len(failed)} results not acknowledged (last: topic {topic}, {type(exc).__name__}: {exc})")
+
+    def _flush_producer(self) -> None:
+        self.producer.flush(timeout=self.flush_timeout_s)
 
     def flush(self) -> None:
         if self._producer is not None or self._failed:

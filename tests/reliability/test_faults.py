@@ -219,17 +219,21 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
     assert window_counts(latest_by_key(stats)) == expected
 
 
-def test_kafka_sink_keeps_results_the_broker_never_acknowledged(own_broker):
-    """Did: wrote 100 results through the KafkaSink (producer with no retries), stopped the
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_kafka_sink_keeps_results_the_broker_never_acknowledged(own_broker, client):
+    """Did: wrote 100 results through the KafkaSink (producer with no retries; kafka-python's or
+    librdkafka's), stopped the
     broker, wrote 100 more, flushed (must fail: nothing acknowledged), started the broker again
     and flushed. Checked: the failed flush raised SinkError naming what was not acknowledged,
     and after the broker came back all 200 results are on the topic (none lost)."""
     from driftstream.engine import broker
+    from driftstream.streams.confluent_sink import ConfluentKafkaSink
     from driftstream.streams.sinks import KafkaSink, SinkError
 
     bootstrap = f"127.0.0.1:{own_broker}"
-    prefix = f"sink-{int(time.time())}."
-    sink = KafkaSink(bootstrap, prefix, {"retries": 0, "request_timeout_ms": 3_000, "max_block_ms": 3_000}, flush_timeout_s=2)
+    prefix = f"sink-{client}-{int(time.time())}."
+    sink_class = ConfluentKafkaSink if client == "confluent" else KafkaSink
+    sink = sink_class(bootstrap, prefix, {"retries": 0, "request_timeout_ms": 3_000, "max_block_ms": 3_000}, flush_timeout_s=2)
     sink.write("stats", [{"key": f"k{i}", "i": i} for i in range(100)])
     wait_for(lambda: _flushed(sink), 60, interval=1, what="the first flush (the topic is auto-created)")
     broker.down(port=own_broker)
@@ -268,20 +272,22 @@ def strict_broker():
         broker.down(port=port)
 
 
-def test_missing_result_topic_is_reported_and_nothing_is_dropped(strict_broker, caplog):
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_missing_result_topic_is_reported_and_nothing_is_dropped(strict_broker, caplog, client):
     """Did: ran a Monitor whose result topics do not exist on a broker that does not auto-create
-    topics, produced 3,000 records, let it run, then created the result topics. Checked: the
+    topics (results through kafka-python or librdkafka), produced 3,000 records, let it run, then created the result topics. Checked: the
     engine keeps running and logs (retrying) a SinkError naming a missing topic; it commits no input
     offset while results are unsent; once the topics exist every window reaches them."""
     from kafka import KafkaAdminClient
 
     bootstrap = f"127.0.0.1:{strict_broker}"
-    topic = f"strict-{int(time.time())}"
+    topic = f"strict-{client}-{int(time.time())}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
     values, valid = records(3_000, start_ms=now_ms(), span_ms=4_000, jitter_ms=100, seed=51)
     expected = expected_counts(valid, 2_000)
     doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "2s"})
+    doc["sinks"]["kafka"]["client"] = client
     with caplog.at_level(logging.WARNING), Monitor(doc, baseline=baseline()) as monitor:
         produce(bootstrap, topic, values)
         wait_for(lambda: window_counts({r["key"]: r for r in monitor.hub.history("stats")}) == expected, 60,
