@@ -92,9 +92,12 @@ class Analysis:
             return records
         ids = frame["request_id"].to_numpy(object)
         ts = frame["ts"].to_numpy(np.int64)
+        matrices: dict[tuple[str, ...], np.ndarray] = {}  # detectors on the same features share one
         for fitted in self.outliers:
-            numeric = all(self.columns[f] == "numeric" for f in fitted.features)
-            X = frame[fitted.features].to_numpy(np.float64 if numeric else object)
+            X = matrices.get(tuple(fitted.features))
+            if X is None:
+                numeric = all(self.columns[f] == "numeric" for f in fitted.features)
+                X = matrices[tuple(fitted.features)] = frame[fitted.features].to_numpy(np.float64 if numeric else object)
             scores = np.asarray(fitted.detector.outlier_score(X), dtype=np.float64)
             threshold = np.broadcast_to(np.asarray(fitted.detector.threshold_, dtype=np.float64), scores.shape[1:] or ())
             if fitted.per_feature:

@@ -15,13 +15,15 @@ alerts -> sinks. Offsets are committed once every window holding them has been e
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -219,7 +221,8 @@ class Monitor:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self._loop.run_until_complete(self._main())
+            with gc_thresholds(self.spec.engine.gc_threshold):
+                self._loop.run_until_complete(self._main())
         except BaseException as exc:  # noqa: BLE001 - surfaced to the caller
             if isinstance(exc, (SourceError, SinkError, BaselineError)):
                 logger.error("monitor stopped: %s", exc)  # these explain themselves; no traceback
@@ -542,6 +545,30 @@ class Monitor:
             "results": {k: c.get(k, 0) for k in ("stats", "outliers", "drift", "alerts")},
             "lag": dict(self.lag),
         }
+
+
+@contextmanager
+def gc_thresholds(threshold: tuple[int, int, int] | None) -> Iterator[None]:
+    """Python's garbage-collector thresholds set to ``threshold`` inside the block (None: unchanged).
+
+    >>> import gc
+    >>> before = gc.get_threshold()
+    >>> with gc_thresholds((20_000, 50, 50)):
+    ...     gc.get_threshold()
+    (20000, 50, 50)
+    >>> gc.get_threshold() == before
+    True
+    """
+    if threshold is None:
+        yield
+        return
+    previous = gc.get_threshold()
+    gc.set_threshold(*threshold)
+    try:
+        yield
+    finally:
+        if gc.get_threshold() == tuple(threshold):  # not changed meanwhile by someone else
+            gc.set_threshold(*previous)
 
 
 def _ms(value: Any) -> int:

@@ -317,6 +317,17 @@ class ClusterSpec(_Strict):
         return self
 
 
+class EngineSpec(_Strict):
+    """Settings of the engine process itself."""
+
+    gc_threshold: tuple[int, int, int] | None = Field(
+        default=(20_000, 50, 50),
+        description="Python's gc thresholds while the monitor runs (restored when it stops); None keeps the "
+        "process's. Python's (700, 10, 10) runs a full collection every few seconds at 20,000 requests/s, "
+        "~150 ms each with the engine's live objects: outlier p75 0.60 -> 0.22 s in the replay benchmark",
+    )
+
+
 class MonitorSpec(_Strict):
     """A whole monitor: model, source, schema, baseline, window, analyses, sinks, cluster."""
 
@@ -333,6 +344,7 @@ class MonitorSpec(_Strict):
     dashboard: DashboardSpec = Field(default_factory=DashboardSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
 
     @model_validator(mode="after")
     def _defaults(self) -> MonitorSpec:

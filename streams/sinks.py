@@ -65,8 +65,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))  # one, not one per record
+
+
 def to_json(record: Record) -> bytes:
-    return json.dumps(record, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(record).encode()
 
 
 class KafkaSink:
