@@ -107,7 +107,8 @@ def _thread_name(frames: list[str]) -> str:
 
 
 def run(records: int, nominal_rate: float, duration: float, producers: int, bootstrap: str, profile: bool,
-        size: str = "15s", watermark: str = "6s", kafka_sink: bool = True, log=print) -> dict[str, Any]:
+        size: str = "15s", watermark: str = "6s", kafka_sink: bool = True, sink_client: str = "kafka-python",
+        log=print) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from driftstream.engine.hub import ResultHub
@@ -128,7 +129,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
     spec = spec_dict(
         source={"kind": "kafka", "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
         window={"size": size, "watermark": watermark, "idle_timeout": "5s"},
-        sinks={"kafka": {"topic_prefix": f"{topic}."} if kafka_sink else None, "parquet": None},
+        sinks={"kafka": {"topic_prefix": f"{topic}.", "client": sink_client} if kafka_sink else None, "parquet": None},
     )
     spec["cluster"] = {"address": cluster.scheduler_address}
     hub = ResultHub(history=1000)
@@ -175,7 +176,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
     consumed = last[1] - first[1]
     lags = [h["lag"] for h in collector.health if h["lag"] is not None]
     result = {
-        "records": records, "nominal_rate": nominal_rate, "prefill_rate": round(records / prefill_s, 1),
+        "records": records, "sink_client": sink_client if kafka_sink else None, "nominal_rate": nominal_rate, "prefill_rate": round(records / prefill_s, 1),
         "measured_seconds": round(elapsed, 1), "consumed": int(consumed),
         "sustained_events_per_s": round(consumed / elapsed, 1) if elapsed > 0 else None,
         "backlog_left": max(lags[-1:] or [0]), "windows_emitted": monitor.counters.get("windows_emitted", 0),
@@ -228,11 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bootstrap", default=os.environ.get("DRIFTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-kafka-sink", action="store_true")
+    ap.add_argument("--sink-client", choices=("kafka-python", "confluent"), default="kafka-python")
     ap.add_argument("--out", default=str(replay.RESULTS_DIR / "throughput.json"))
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     machine = replay.machine()
-    res = run(args.records, args.nominal_rate, args.duration, args.producers, args.bootstrap, args.profile, kafka_sink=not args.no_kafka_sink)
+    res = run(args.records, args.nominal_rate, args.duration, args.producers, args.bootstrap, args.profile, kafka_sink=not args.no_kafka_sink,
+              sink_client=args.sink_client)
     command = "python " + " ".join(["bench/throughput.py"] + (argv if argv is not None else sys.argv[1:]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

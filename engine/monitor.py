@@ -296,7 +296,8 @@ class Monitor:
             **({"group_instance_id": src.group_instance_id} if src.static_membership and src.group_instance_id else {}),
             **src.security.client_kwargs(),
         }
-        return from_kafka_batches(src.topic, params, max_records=src.max_poll_records, loop=loop, asynchronous=True)
+        return from_kafka_batches(src.topic, params, max_records=src.max_poll_records, stall_s=_ms(src.stall_timeout) / 1000,
+                                  loop=loop, asynchronous=True)
 
     def _make_sinks(self) -> FanOut:
         spec = self.spec

@@ -177,6 +177,11 @@ class SourceSpec(_Strict):
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_poll_records: int = Field(default=5000, gt=0)
     fetch_max_wait: str | int = "20ms"
+    stall_timeout: str | int = Field(
+        default="60s",
+        description="assigned partitions behind their log end and nothing fetched for this long: the consumer is "
+        "replaced by a new one (kafka-python can be left in a group generation whose sync never completed)",
+    )
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     path: str | None = None
     rate: float | None = Field(default=None, gt=0, description="records/s for replay; None = as fast as possible")

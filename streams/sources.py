@@ -92,8 +92,14 @@ class from_kafka_batches(Source):
     ...                                 "group_id": "g"})  # doctest: +SKIP
     """
 
-    def __init__(self, topic: str, consumer_params: dict[str, Any], poll_timeout_ms: int = 100, max_records: int = 5000, **kwargs):
+    def __init__(self, topic: str, consumer_params: dict[str, Any], poll_timeout_ms: int = 100, max_records: int = 5000,
+                 stall_s: float = 60.0, **kwargs):
         self.topic = topic
+        self.stall_s = stall_s
+        self.restarts = 0  # consumers replaced because they fetched nothing while behind (see _stalled)
+        self._last_records = time.monotonic()
+        self._empty_polls = 0
+        self._last_stall_check = 0.0
         self.consumer_params = consumer_params
         self.poll_timeout_ms = poll_timeout_ms
         self.max_records = max_records
@@ -168,6 +174,16 @@ class from_kafka_batches(Source):
             values.extend(r.value for r in records)
             partitions.append(np.full(len(records), tp.partition, np.int32))
             offsets.append(np.fromiter((r.offset for r in records), np.int64, len(records)))
+        if values:
+            self._last_records, self._empty_polls = time.monotonic(), 0
+        else:
+            self._empty_polls += 1
+            if self._stalled():
+                self._replace_consumer()
+                replaced = RawBatch.empty()
+                replaced.unreachable = True  # no consumer until the next poll: silence says nothing
+                replaced.revoked, self._revoked = self._revoked, []
+                return replaced
         batch = RawBatch(
             values,
             np.concatenate(partitions) if partitions else np.zeros(0, np.int32),
@@ -190,6 +206,39 @@ class from_kafka_batches(Source):
             batch.assigned[tp.partition] = committed.metadata if committed is not None else None
             self._resume(tp)
         return batch
+
+    def _stalled(self, min_empty_polls: int = 20, check_every_s: float = 5.0) -> bool:
+        """Partitions assigned and behind their log end, yet nothing fetched for ``stall_s``.
+
+        Seen with kafka-python 3.0.12 after a quick second group join whose sync never completed:
+        the consumer kept its partitions and fetched nothing for minutes. A broker that does not
+        answer is an outage, not a stall (the lag cannot be read then).
+        """
+        now = time.monotonic()
+        if (self.consumer is None or now - self._last_records < self.stall_s or self._empty_polls < min_empty_polls
+                or now - self._last_stall_check < check_every_s):
+            return False
+        self._last_stall_check = now
+        try:
+            lag = self._lag()
+        except Exception:  # noqa: BLE001 - broker unreachable: kafka-python reconnects by itself
+            return False
+        return any(behind > 0 for behind in lag.values())
+
+    def _replace_consumer(self) -> None:
+        """Close the stuck consumer; the next poll joins the group with a new one (and resumes where we stopped)."""
+        assigned = sorted(tp.partition for tp in self.consumer.assignment())
+        logger.warning("the consumer of %s fetched nothing for %.0f s with partitions %s behind: replacing it",
+                       self.topic, time.monotonic() - self._last_records, assigned)
+        try:
+            self.consumer.close(autocommit=False)
+        except Exception:  # noqa: BLE001 - it is being replaced anyway
+            logger.debug("closing the stalled consumer failed", exc_info=True)
+        self.consumer = None
+        self._revoked.extend(assigned)  # as a rebalance would: their offsets are committed again once re-read
+        self._rebalancing = False
+        self.restarts += 1
+        self._last_records, self._empty_polls = time.monotonic(), 0
 
     def _not_yet_emitted(self, partition: int, records: list) -> list:
         """Drop records this source already emitted (a rebalance that hands a partition back to us
@@ -245,6 +294,7 @@ class from_kafka_batches(Source):
         silence before does not count towards idleness: ``reachable_since`` restarts."""
         if now - self._last_contact >= CONTACT_GAP_S:
             self.reachable_since = now_ms()
+            self._last_records = max(self._last_records, now)  # nor towards a stall (see _stalled)
         self._last_contact = now
 
     def _backlogged(self) -> set[int]:
@@ -260,6 +310,8 @@ class from_kafka_batches(Source):
         from kafka import TopicPartition
         from kafka.structs import OffsetAndMetadata
 
+        if self.consumer is None:  # replaced after a stall: these partitions are re-read, commit later
+            raise SourceError(f"no consumer of {self.topic} at the moment (being replaced); offsets not committed")
         # bounded: the consumer thread also polls, and a commit without a timeout waits for the coordinator forever
         self.consumer.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, metadata, -1) for p, o in offsets.items()},
                              timeout_ms=BROKER_CALL_TIMEOUT_MS)

@@ -184,7 +184,7 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
     (kafka-python reconnects; unacknowledged results are sent again), no window is flushed by
     idleness while the broker is away, it resumes by itself, and every window is emitted with the
     count of the records produced (nothing lost); the engine's error counter stays bounded (no
-    crash loop)."""
+    crash loop), and its consumer is not replaced as stalled (stall timeout 15 s)."""
     from kafka import KafkaAdminClient
 
     from driftstream.engine import broker
@@ -200,6 +200,7 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
     expected = expected_counts(valid1 + valid2, 2_000)
     # the idle timeout is shorter than the outage: silence while the broker is away is not idleness
     doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "30s"})
+    doc["source"]["stall_timeout"] = "15s"  # shorter than the outage: an outage must not count as a stalled consumer
     with Monitor(doc, baseline=baseline()) as monitor:
         produce(bootstrap, topic, first)
         wait_for(lambda: monitor.counters.get("records_in", 0) >= 6_000, 60, what="the first half")
@@ -212,6 +213,7 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
         produce(bootstrap, topic, second)
         wait_for_monitor_windows(monitor, expected, 120, what="every window after the broker came back")
         assert monitor.running and monitor.error is None
+        assert monitor.source.restarts == 0
         errors = monitor.counters.get("task_errors", 0)
     print(f"outage {outage:.0f} s, task errors {errors}")
     assert errors <= 5

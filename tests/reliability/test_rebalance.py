@@ -57,3 +57,35 @@ def test_rebalance_with_open_windows_counts_every_record_once(kafka_bootstrap, k
         assert monitor.error is None
         assert monitor.source.resumed + monitor.source.redelivered >= 1  # the rewind happened, and was undone
     assert monitor.counters.get("records_in", 0) == 8_000
+
+
+def test_consumer_fetching_nothing_while_behind_is_replaced(kafka_bootstrap, kafka_topic):
+    """Did: ran a Monitor (stall timeout 4 s), produced 3,000 records, then paused every partition
+    inside its kafka-python consumer (assigned, yet fetching nothing: what a group sync that never
+    completes leaves behind) and produced 3,000 more. Checked: the source replaced its consumer
+    once, the new one resumed where the old one stopped, and every window's count equals the
+    records produced for it (nothing lost, nothing twice)."""
+    import asyncio
+
+    t0 = now_ms()
+    first, valid1 = records(3_000, start_ms=t0, span_ms=3_000, jitter_ms=200, seed=43)
+    second, valid2 = records(3_000, start_ms=t0 + 3_000, span_ms=3_000, jitter_ms=200, seed=44)
+    expected = expected_counts(valid1 + valid2, 2_000)
+    doc = kafka_spec(kafka_topic, kafka_bootstrap, None, window={"idle_timeout": "30s"})
+    doc["source"]["stall_timeout"] = "4s"
+    with Monitor(doc, baseline=baseline()) as monitor:
+        source = monitor.source
+        produce(kafka_bootstrap, kafka_topic, first)
+        wait_for(lambda: monitor.counters.get("records_in", 0) >= 3_000, 60, what="the first half")
+
+        def pause_all() -> None:
+            source.consumer.pause(*source.consumer.assignment())
+
+        asyncio.run_coroutine_threadsafe(source._call(pause_all), monitor._loop).result(30)
+        assert source.restarts == 0
+        produce(kafka_bootstrap, kafka_topic, second)
+        wait_for(lambda: source.restarts >= 1, 60, what="the stalled consumer to be replaced")
+        wait_for_monitor_windows(monitor, expected, 90, what="every window with its count")
+        assert monitor.error is None
+        assert source.restarts == 1
+    assert monitor.counters.get("records_in", 0) == 6_000
