@@ -503,6 +503,11 @@ def run_level(
                 "extra_windows": extra[:10],
                 "re_emitted_windows": sum(1 for v in collector.stats_emissions.values() if v > 1),
             },
+            # per window: when its first stats result came out, after its end + watermark (the floor's
+            # close time); a window the stream stopped in closes by the idle timeout instead
+            "windows": [{"start": w, "requests": n, "last_request_after_end_s": round((int(ts[(ts // size_ms) * size_ms == w].max()) - w - size_ms) / 1000, 2),
+                         "first_stats_after_end_plus_watermark_s": round((collector.stats_first[w] - w - size_ms - watermark_ms) / 1000, 2)
+                         if w in collector.stats_first else None} for w, n in expected.items()],
             "drift_detectors": sorted(collector.drift_detectors),
             "alerts": collector.alerts,
             "resources": resources,

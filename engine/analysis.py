@@ -143,6 +143,11 @@ class Analysis:
             )
 
     # -- per window --------------------------------------------------------------------------------
+    def merge_parts(self, start: int, *batch_summaries: dict[int, WindowSummary]) -> dict[int, WindowSummary]:
+        """Several batches' partials of one window as one partial (merged while the window is open)."""
+        parts = [s[start] for s in batch_summaries if start in s]
+        return {start: merge_all(parts)} if parts else {}
+
     def close_window(self, start: int, end: int, *batch_summaries: dict[int, WindowSummary]) -> dict[str, list[dict[str, Any]]]:
         """Merge a window's partials; its stats and drift records (without keys/emitted_at)."""
         parts = [s[start] for s in batch_summaries if start in s]

@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 # outlier detectors cheap enough to score in the engine loop (vectorised numpy, microseconds per batch)
 LOCAL_OUTLIERS = frozenset({"range", "stddev", "zscore", "iqr", "mahalanobis", "unseen_category"})
 
+PREMERGE_EVERY = 32  # partial summaries per window merged on the cluster while the window is open
+
 KINDS = ("stats", "outliers", "drift", "alerts", "dead_letter", "late", "health")
 
 
@@ -59,6 +61,10 @@ def _score(analysis: Analysis, frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _summarise(analysis: Analysis, frame: pd.DataFrame, windows: dict) -> dict:
     return analysis.summarise(frame, windows)
+
+
+def _premerge(analysis: Analysis, start: int, *parts: dict) -> dict:
+    return analysis.merge_parts(start, *parts)
 
 
 def _close(analysis: Analysis, start: int, end: int, *parts: dict) -> dict:
@@ -396,10 +402,21 @@ class Monitor:
         if self.local_analysis is None:
             scored = client.submit(_score, analysis, frame_future, pure=False, key=f"score-{batch_id}-{id(self)}", priority=1)
         for start, positions in windows.items():
-            self.window_parts[start].append(summary)
+            self._add_part(start, summary)
             self.window_rows[start].append((frame_future, positions))
             self.offsets.hold(("window", start), lowest_offsets(parts[positions], offs[positions]))
         self._track(self._finish_batch(batch_id, scored, summary))
+
+    def _add_part(self, start: int, summary) -> None:
+        """Keep a batch's partial summary for its window; every ``PREMERGE_EVERY`` partials are merged on
+        the cluster meanwhile, so that closing the window merges a few, not one per micro-batch
+        (at 5,000 requests/s a window gathers ~750 small ones: ~1 s to close)."""
+        parts = self.window_parts[start]
+        parts.append(summary)
+        if len(parts) >= PREMERGE_EVERY:
+            merged = self.client.submit(_premerge, self.analysis_future, start, *parts, pure=False,
+                                        key=f"premerge-{start}-{self.seq}-{id(self)}")
+            self.window_parts[start] = [merged]
 
     def _emit_outliers(self, records: list[dict[str, Any]]) -> None:
         self._emit("outliers", records, lambda r: f"{self.spec.model}/{r['request_id']}/{r['feature']}/{r['detector']}")
