@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 # outlier detectors cheap enough to score in the engine loop (vectorised numpy, microseconds per batch)
 LOCAL_OUTLIERS = frozenset({"range", "stddev", "zscore", "iqr", "mahalanobis", "unseen_category"})
 
-PREMERGE_EVERY = 32  # partial summaries per window merged on the cluster while the window is open
+PREMERGE_EVERY = 256  # partial summaries per window merged on the cluster while the window is open (long windows, small batches)
 
 KINDS = ("stats", "outliers", "drift", "alerts", "dead_letter", "late", "health")
 
@@ -410,7 +410,8 @@ class Monitor:
     def _add_part(self, start: int, summary) -> None:
         """Keep a batch's partial summary for its window; every ``PREMERGE_EVERY`` partials are merged on
         the cluster meanwhile, so that closing the window merges a few, not one per micro-batch
-        (at 5,000 requests/s a window gathers ~750 small ones: ~1 s to close)."""
+        (a 15-minute window of small polls gathers tens of thousands). Not sooner: merging every 32 raised
+        the outlier p75 at 20,000 requests/s by ~0.15 s in the replay benchmark (~100 partials per window)."""
         parts = self.window_parts[start]
         parts.append(summary)
         if len(parts) >= PREMERGE_EVERY:

@@ -130,8 +130,8 @@ def test_injected_outliers_are_found(tmp_path, dask_address, baseline):
 
 
 def test_windows_of_many_micro_batches_are_exact(tmp_path, dask_address, baseline):
-    """Did: replayed 3 windows of 4,000 rows in micro-batches of 50 (80 per window: partials are
-    merged on the cluster every 32 while the window is open, then closed). Checked: each window's
+    """Did: replayed 3 windows of 4,000 rows in micro-batches of 10 (400 per window: partials are
+    merged on the cluster every 256 while the window is open, then closed). Checked: each window's
     count, mean, std, median, min, max equal numpy's and its KS statistic and p-value equal
     scipy's on the window's rows."""
     from scipy import stats
@@ -139,7 +139,7 @@ def test_windows_of_many_micro_batches_are_exact(tmp_path, dask_address, baselin
     rng = np.random.default_rng(5)
     frames = [draw(rng, 4_000, shifted=w == 2) for w in range(3)]
     rows = write_log(tmp_path / "log.jsonl", frames)
-    spec_batch = 50
+    spec_batch = 10
     monitor = Monitor({
         "model": "m",
         "source": {"kind": "replay", "path": str(tmp_path / "log.jsonl"), "batch_size": spec_batch},
