@@ -578,7 +578,7 @@ def markdown(run: dict[str, Any]) -> str:
         "## Replay",
         "",
         f"`bench/replay.py` (run by hand: `{run['command']}`). {run['window']} tumbling windows, {run['watermark']} watermark, "
-        "results to Kafka topics; analyses: stats with histograms (+ percentiles, correlation), outliers range + stddev "
+        f"results to Kafka topics (written with {run['levels'][0].get('sink_client') or 'kafka-python'}); analyses: stats with histograms (+ percentiles, correlation), outliers range + stddev "
         "(+ mahalanobis, unseen_category), drift KL + JS + Wasserstein-hist (+ KS, PSI, chi2), BH correction, alerts. "
         f"Requests from the diabetes workload (real scikit-learn model, 10 features incl. one categorical, drift half-way, "
         f"~1% injected outliers), produced by {run['levels'][0]['producers']} concurrent {run['levels'][0].get('producer_client', 'kafka-python')} producer processes into a "
