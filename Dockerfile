@@ -20,7 +20,7 @@ COPY streams/ streams/
 COPY detectors/ detectors/
 RUN pip install --upgrade pip build \
  && python -m build --wheel --outdir /dist . \
-  && pip install /dist/driftstream-*.whl "dask-kubernetes==2026.3.0" "confluent-kafka>=2.3" \
+ && pip install /dist/driftstream-*.whl "dask-kubernetes==2026.3.0" "confluent-kafka>=2.3" \
  && pip uninstall -y build \
  && python -m compileall -q /opt/venv \
  && driftstream --help >/dev/null \
