@@ -28,10 +28,40 @@ def kafka_bootstrap() -> Iterator[str]:
     port = int(os.environ.get("DRIFTSTREAM_KAFKA_PORT", broker.DEFAULT_PORT))
     info = broker.up(port=port)
     try:
+        _warm_up(info["bootstrap_servers"])
         yield info["bootstrap_servers"]
     finally:
         if info["started"] and os.environ.get("DRIFTSTREAM_KAFKA_KEEP", "") in ("", "0"):
             broker.down(port=port)
+
+
+def _warm_up(bootstrap: str, timeout_s: float = 90) -> None:
+    """One consumer-group round trip before the first test: a broker that has just started loads its
+    group coordinator and elects its first leaders meanwhile (NotCoordinator errors, producers retrying),
+    which the first test would otherwise absorb as delays."""
+    import time
+
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    name = f"warm-up-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="driftstream-tests")
+    try:
+        admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}}, wait_for_metadata=True)
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        for i in range(3):
+            producer.send(name, key=str(i).encode(), value=b"{}", partition=i)
+        producer.flush(timeout=30)
+        producer.close()
+        consumer = KafkaConsumer(name, bootstrap_servers=bootstrap, group_id=name, auto_offset_reset="earliest",
+                                 enable_auto_commit=False)
+        seen, deadline = 0, time.monotonic() + timeout_s
+        while seen < 3 and time.monotonic() < deadline:
+            seen += sum(len(v) for v in consumer.poll(timeout_ms=500).values())
+        consumer.commit()
+        consumer.close()
+        admin.delete_topics([name])
+    finally:
+        admin.close()
 
 
 @pytest.fixture
