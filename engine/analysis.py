@@ -150,8 +150,7 @@ class Analysis:
 
     def close_window(self, start: int, end: int, *batch_summaries: dict[int, WindowSummary]) -> dict[str, list[dict[str, Any]]]:
         """Merge a window's partials; its stats and drift records (without keys/emitted_at)."""
-        parts = [s[start] for s in batch_summaries if start in s]
-        summary = merge_all(parts) if parts else WindowSummary.zero(self.columns, self.edges, self.correlation)
+        summary = self.merge_parts(start, *batch_summaries).get(start) or WindowSummary.zero(self.columns, self.edges, self.correlation)
         bounds = {"window_start": int(start), "window_end": int(end)}
         stats = [{**bounds, **body} for body in summary.results(self.percentiles)]
         drift = [{**bounds, **body} for body in self.drift_tests(summary)]

@@ -50,14 +50,15 @@ def write_log(path: Path, frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(path: Path, dask_address: str, baseline: Baseline, n_windows: int, outliers=None) -> Monitor:
+def run(path: Path, dask_address: str, baseline: Baseline, n_windows: int, outliers=None, batch_size: int = 3000,
+        drift: tuple[str, ...] = ("ks", "cvm", "chi2", "js", "psi"), correction: str = "bh") -> Monitor:
     spec = {
         "model": "m",
-        "source": {"kind": "replay", "path": str(path), "batch_size": 3000},
+        "source": {"kind": "replay", "path": str(path), "batch_size": batch_size},
         "schema": {"features": {"x": "numeric", "y": "numeric", "c": "categorical"}, "prediction": "numeric"},
         "window": {"size": "1s", "watermark": "200ms", "idle_timeout": "1s"},
         "outliers": {"detectors": outliers or [{"name": "range"}]},
-        "drift": {"detectors": [{"name": n} for n in ("ks", "cvm", "chi2", "js", "psi")], "correction": "bh", "alpha": ALPHA,
+        "drift": {"detectors": [{"name": n} for n in drift], "correction": correction, "alpha": ALPHA,
                   "min_windows_between_alerts": 0},
         "sinks": {"kafka": None},
         "cluster": {"address": dask_address},
@@ -139,22 +140,7 @@ def test_windows_of_many_micro_batches_are_exact(tmp_path, dask_address, baselin
     rng = np.random.default_rng(5)
     frames = [draw(rng, 4_000, shifted=w == 2) for w in range(3)]
     rows = write_log(tmp_path / "log.jsonl", frames)
-    spec_batch = 10
-    monitor = Monitor({
-        "model": "m",
-        "source": {"kind": "replay", "path": str(tmp_path / "log.jsonl"), "batch_size": spec_batch},
-        "schema": {"features": {"x": "numeric", "y": "numeric", "c": "categorical"}, "prediction": "numeric"},
-        "window": {"size": "1s", "watermark": "200ms", "idle_timeout": "1s"},
-        "outliers": {"detectors": [{"name": "range"}]},
-        "drift": {"detectors": [{"name": "ks"}], "correction": "none"},
-        "sinks": {"kafka": None},
-        "cluster": {"address": dask_address},
-    }, baseline=baseline).start()
-    deadline = time.monotonic() + 240
-    while monitor.counters.get("windows_emitted", 0) < 3 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    monitor.stop()
-    assert monitor.error is None and monitor.counters.get("windows_emitted", 0) == 3
+    monitor = run(tmp_path / "log.jsonl", dask_address, baseline, 3, batch_size=10, drift=("ks",), correction="none")
     stats_ = monitor.results("stats").set_index(["window_start", "feature"])
     drift = monitor.results("drift").set_index(["window_start", "feature"])
     reference = baseline.values("x")

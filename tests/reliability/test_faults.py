@@ -224,9 +224,8 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
 @pytest.mark.parametrize("client", ["kafka-python", "confluent"])
 def test_kafka_sink_keeps_results_the_broker_never_acknowledged(own_broker, client):
     """Did: wrote 100 results through the KafkaSink (producer with no retries; kafka-python's or
-    librdkafka's), stopped the
-    broker, wrote 100 more, flushed (must fail: nothing acknowledged), started the broker again
-    and flushed. Checked: the failed flush raised SinkError naming what was not acknowledged,
+    librdkafka's), stopped the broker, wrote 100 more, flushed (must fail: nothing acknowledged),
+    started the broker again and flushed. Checked: the failed flush raised SinkError naming what was not acknowledged,
     and after the broker came back all 200 results are on the topic (none lost)."""
     from driftstream.engine import broker
     from driftstream.streams.confluent_sink import ConfluentKafkaSink
@@ -277,8 +276,8 @@ def strict_broker():
 @pytest.mark.parametrize("client", ["kafka-python", "confluent"])
 def test_missing_result_topic_is_reported_and_nothing_is_dropped(strict_broker, caplog, client):
     """Did: ran a Monitor whose result topics do not exist on a broker that does not auto-create
-    topics (results through kafka-python or librdkafka), produced 3,000 records, let it run, then created the result topics. Checked: the
-    engine keeps running and logs (retrying) a SinkError naming a missing topic; it commits no input
+    topics (results through kafka-python or librdkafka), produced 3,000 records, let it run, then
+    created the result topics. Checked: the engine keeps running and logs (retrying) a SinkError naming a missing topic; it commits no input
     offset while results are unsent; once the topics exist every window reaches them."""
     from kafka import KafkaAdminClient
 
