@@ -8,8 +8,9 @@
 
 The loop (see DESIGN.md): poll -> decode -> window (streamz nodes) -> per micro-batch two
 Dask tasks (outlier scores, back to the sinks at once; per-window partial summaries, kept
-on the workers) -> per closed window one Dask task (merge partials, stats, drift tests) ->
-alerts -> sinks. Offsets are committed once every window holding them has been emitted.
+on the workers) -> per closed window one Dask task (merge partials, stats, drift tests; started
+early, when the event time is half the watermark delay past the window's end, and used when the
+watermark closes the window if no partial arrived since) -> alerts -> sinks. Offsets are committed once every window holding them has been emitted.
 """
 
 from __future__ import annotations
@@ -283,6 +284,7 @@ class Monitor:
         self.keep_closed_windows = 4
         self.pending: set[asyncio.Task] = set()
         self.pending_closes: dict[int, int] = {}  # window start -> end, while its results are being computed
+        self.early_closes: dict[int, tuple[list[str], Any]] = {}  # window start -> (its partials' keys, results future)
         self.offsets = OffsetBook()
         self.inflight = asyncio.Semaphore(8)
         self.seq = 0
@@ -380,6 +382,8 @@ class Monitor:
             self._close(bounds)
         for start in wb.step.expired:
             self._expire(start)
+        if self.spec.engine.early_close:
+            self._close_early()
 
     async def _submit_batch(self, wb: WindowedBatch) -> None:
         frame, windows = wb.frame, wb.step.windows
@@ -436,14 +440,37 @@ class Monitor:
         finally:
             self.inflight.release()
 
+    def _close_early(self) -> None:
+        """Start computing the results of open windows the event time has passed by half the watermark
+        delay: records for them are unlikely now. :meth:`_close` takes the result if the window got no
+        partial since; otherwise it is recomputed, so what is emitted never depends on this."""
+        w = self.windower
+        lead = w.watermark_ms // 2
+        if lead <= 0:
+            return
+        for start in w.open:
+            end = start + w.size_ms
+            parts = self.window_parts.get(start)
+            if end <= w.watermark + lead and start not in self.early_closes and parts:
+                future = self.client.submit(_close, self.analysis_future, start, end, *parts, pure=False,
+                                            key=f"close-early-{start}-{now_ms()}-{id(self)}", priority=5)
+                self.early_closes[start] = ([p.key for p in parts], future)
+
     def _close(self, bounds: WindowBounds) -> None:
         parts = list(self.window_parts.get(bounds.start, []))
+        early = self.early_closes.pop(bounds.start, None)
         if not parts:
             return
-        future = self.client.submit(
-            _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
-            key=f"close-{bounds.start}-{now_ms()}-{id(self)}", priority=10,  # ahead of queued micro-batch summaries
-        )
+        if early is not None and early[0] == [p.key for p in parts]:
+            future = early[1]
+            self.counters.add("early_closes_used")
+        else:
+            if early is not None:
+                self.counters.add("early_closes_recomputed")
+            future = self.client.submit(
+                _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
+                key=f"close-{bounds.start}-{now_ms()}-{id(self)}", priority=10,  # ahead of queued micro-batch summaries
+            )
         self.pending_closes[bounds.start] = bounds.end
         self._track(self._finish_close(bounds, future))
 
@@ -463,6 +490,7 @@ class Monitor:
 
     def _expire(self, start: int) -> None:
         self.window_parts.pop(start, None)
+        self.early_closes.pop(start, None)
         rows = self.window_rows.pop(start, None)
         if rows:  # keep the last few closed windows' rows on the cluster for inspection
             self.recent_rows[start] = rows
