@@ -483,6 +483,7 @@ def run_level(
             "bad": summary["bad"],
             "late": summary["late"],
             "windows_emitted": summary["windows_emitted"],
+            "closes": {**summary["closes"], "last": list(monitor.recent_closes)},
             "latency_s": {
                 "outliers": percentiles(outl),
                 "stats": percentiles(stats_lat),

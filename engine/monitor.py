@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -284,7 +284,8 @@ class Monitor:
         self.keep_closed_windows = 4
         self.pending: set[asyncio.Task] = set()
         self.pending_closes: dict[int, int] = {}  # window start -> end, while its results are being computed
-        self.early_closes: dict[int, tuple[list[str], Any]] = {}  # window start -> (its partials' keys, results future)
+        self.early_closes: dict[int, tuple[list[str], asyncio.Future]] = {}  # window start -> (its partials' keys, its results)
+        self.recent_closes: deque[dict[str, Any]] = deque(maxlen=64)  # how the last windows' results were computed, how long they took
         self.offsets = OffsetBook()
         self.inflight = asyncio.Semaphore(8)
         self.seq = 0
@@ -454,29 +455,33 @@ class Monitor:
             if end <= w.watermark + lead and start not in self.early_closes and parts:
                 future = self.client.submit(_close, self.analysis_future, start, end, *parts, pure=False,
                                             key=f"close-early-{start}-{now_ms()}-{id(self)}", priority=5)
-                self.early_closes[start] = ([p.key for p in parts], future)
+                # fetched as soon as it is computed: when the watermark closes the window it is here
+                self.early_closes[start] = ([p.key for p in parts], asyncio.ensure_future(future))
 
     def _close(self, bounds: WindowBounds) -> None:
         parts = list(self.window_parts.get(bounds.start, []))
         early = self.early_closes.pop(bounds.start, None)
         if not parts:
             return
-        if early is not None and early[0] == [p.key for p in parts]:
+        how = "early" if early is not None and early[0] == [p.key for p in parts] else "recomputed" if early else "at close"
+        self.counters.add(f"closes_{how.replace(' ', '_')}")
+        if how == "early":
             future = early[1]
-            self.counters.add("early_closes_used")
         else:
             if early is not None:
-                self.counters.add("early_closes_recomputed")
+                early[1].cancel()
             future = self.client.submit(
                 _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
                 key=f"close-{bounds.start}-{now_ms()}-{id(self)}", priority=10,  # ahead of queued micro-batch summaries
             )
         self.pending_closes[bounds.start] = bounds.end
-        self._track(self._finish_close(bounds, future))
+        self._track(self._finish_close(bounds, future, how))
 
-    async def _finish_close(self, bounds: WindowBounds, future) -> None:
+    async def _finish_close(self, bounds: WindowBounds, future, how: str = "at close") -> None:
+        closed_at = now_ms()
         try:
             results = await future
+            self.recent_closes.append({"window_start": bounds.start, "computed": how, "result_after_ms": now_ms() - closed_at})
             model = self.spec.model
             self._emit("stats", results["stats"], lambda r: f"{model}/{r['window_start']}/{r['feature']}/stats")
             self._emit("drift", results["drift"], lambda r: f"{model}/{r['window_start']}/{r['feature']}/{r['detector']}")
@@ -490,7 +495,9 @@ class Monitor:
 
     def _expire(self, start: int) -> None:
         self.window_parts.pop(start, None)
-        self.early_closes.pop(start, None)
+        early = self.early_closes.pop(start, None)
+        if early is not None:
+            early[1].cancel()
         rows = self.window_rows.pop(start, None)
         if rows:  # keep the last few closed windows' rows on the cluster for inspection
             self.recent_rows[start] = rows
@@ -591,6 +598,7 @@ class Monitor:
             "windows_emitted": c.get("windows_emitted", 0),
             "results": {k: c.get(k, 0) for k in ("stats", "outliers", "drift", "alerts")},
             "lag": dict(self.lag),
+            "closes": {k: c.get(f"closes_{k}", 0) for k in ("early", "recomputed", "at_close")},
         }
 
 
