@@ -170,7 +170,7 @@ class Monitor:
         return pd.DataFrame(self.hub.history(kind))
 
     def window_starts(self) -> list[int]:
-        """Windows whose rows can be fetched: open ones and the last few closed ones."""
+        """Windows whose rows can be fetched: open ones and the last ``engine.keep_closed_windows`` closed ones."""
         return sorted(set(self.window_rows) | set(self.recent_rows))
 
     def window_frame(self, start: int, timeout: float = 60) -> pd.DataFrame:
@@ -281,7 +281,7 @@ class Monitor:
         self.window_parts: dict[int, list[Any]] = defaultdict(list)
         self.window_rows: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
         self.recent_rows: OrderedDict[int, list[tuple[Any, Any]]] = OrderedDict()
-        self.keep_closed_windows = 4
+        self.keep_closed_windows = self.spec.engine.keep_closed_windows
         self.pending: set[asyncio.Task] = set()
         self.pending_closes: dict[int, int] = {}  # window start -> end, while its results are being computed
         self.early_closes: dict[int, tuple[list[str], asyncio.Future]] = {}  # window start -> (its partials' keys, its results)

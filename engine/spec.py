@@ -331,6 +331,11 @@ class EngineSpec(_Strict):
         "process's. Python's (700, 10, 10) runs a full collection every few seconds at 20,000 requests/s, "
         "~150 ms each with the engine's live objects: outlier p75 0.60 -> 0.22 s in the replay benchmark",
     )
+    keep_closed_windows: int = Field(
+        default=2, ge=0,
+        description="closed windows whose rows stay on the cluster for Monitor.window_frame (besides the open ones); "
+        "each costs its rows in worker memory and, with the scheduler in the engine process, in the engine's too",
+    )
     early_close: bool = Field(
         default=True,
         description="compute a window's results once the event time is half the watermark delay past its end, "

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from driftstream.engine.monitor import Monitor
 
 from kafka_helpers import baseline, expected_counts, records
 
 
-def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address):
+@pytest.mark.parametrize("keep", [4, 1])
+def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address, keep):
     values, valid = records(4_000, start_ms=1_700_000_000_000, span_ms=8_000, jitter_ms=0)
     (tmp_path / "log.jsonl").write_bytes(b"\n".join(values) + b"\n")
     spec = {
@@ -19,6 +22,7 @@ def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address):
         "window": {"size": "2s", "watermark": "0s", "idle_timeout": "1s"},
         "sinks": {"kafka": None},
         "cluster": {"address": dask_address},
+        "engine": {"keep_closed_windows": keep},
     }
     expected = expected_counts(valid, 2_000)
     with Monitor(spec, baseline=baseline()) as monitor:
@@ -26,7 +30,7 @@ def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address):
         while monitor.counters.get("windows_emitted", 0) < len(expected) and time.monotonic() < deadline:
             time.sleep(0.3)
         starts = monitor.window_starts()
-        assert len(starts) == 4  # the last four closed windows are kept
+        assert len(starts) == keep  # the last `keep` closed windows are kept (all four are closed)
         for start in starts:
             rows = monitor.window_frame(start)
             assert len(rows) == expected[start]
