@@ -108,7 +108,7 @@ def _thread_name(frames: list[str]) -> str:
 
 def run(records: int, nominal_rate: float, duration: float, producers: int, bootstrap: str, profile: bool,
         size: str = "15s", watermark: str = "6s", kafka_sink: bool = True, sink_client: str = "kafka-python",
-        log=print) -> dict[str, Any]:
+        engine: dict[str, Any] | None = None, log=print) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from driftstream.engine.hub import ResultHub
@@ -132,6 +132,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
         sinks={"kafka": {"topic_prefix": f"{topic}.", "client": sink_client} if kafka_sink else None, "parquet": None},
     )
     spec["cluster"] = {"address": cluster.scheduler_address}
+    spec["engine"] = engine or {}
     hub = ResultHub(history=1000)
     collector = replay.Collector()
     hub.subscribe(collector)
@@ -180,7 +181,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
         "measured_seconds": round(elapsed, 1), "consumed": int(consumed),
         "sustained_events_per_s": round(consumed / elapsed, 1) if elapsed > 0 else None,
         "backlog_left": max(lags[-1:] or [0]), "windows_emitted": monitor.counters.get("windows_emitted", 0),
-        "series": series, "resources": resources, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "engine_settings": engine or {}, "series": series, "resources": resources, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }
     if spy is not None and raw.exists():
         result["profile"] = summarise_profile(raw)
@@ -230,12 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-kafka-sink", action="store_true")
     ap.add_argument("--sink-client", choices=("kafka-python", "confluent"), default="kafka-python")
+    ap.add_argument("--engine", default="{}", help='engine settings of the spec as JSON, e.g. \'{"gc_threshold": null}\'')
     ap.add_argument("--out", default=str(replay.RESULTS_DIR / "throughput.json"))
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     machine = replay.machine()
     res = run(args.records, args.nominal_rate, args.duration, args.producers, args.bootstrap, args.profile, kafka_sink=not args.no_kafka_sink,
-              sink_client=args.sink_client)
+              sink_client=args.sink_client, engine=json.loads(args.engine))
     command = "python " + " ".join(["bench/throughput.py"] + (argv if argv is not None else sys.argv[1:]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
