@@ -28,6 +28,31 @@ from streamz import Source, Stream
 logger = logging.getLogger(__name__)
 
 
+class SocketReleasedWhileReading(logging.Filter):
+    """Drops kafka-python's report of a read on a socket ``close()`` released a moment before.
+
+    kafka-python 3.0.x's network thread can still be reading when the consumer is closed from
+    another thread; it logs ``AttributeError: 'NoneType' object has no attribute 'recv'`` with a
+    traceback, then drops the connection as it should. Harmless at close; every other record passes.
+
+    >>> import logging
+    >>> def record(exc):
+    ...     return logging.LogRecord("kafka.net.transport", logging.ERROR, "", 0, "Error receiving", (), (type(exc), exc, None))
+    >>> f = SocketReleasedWhileReading()
+    >>> f.filter(record(AttributeError("'NoneType' object has no attribute 'recv'")))
+    False
+    >>> f.filter(record(ConnectionResetError("reset by peer")))
+    True
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, AttributeError) and "'NoneType' object has no attribute" in str(exc))
+
+
+logging.getLogger("kafka.net.transport").addFilter(SocketReleasedWhileReading())
+
+
 class SourceError(RuntimeError):
     """A source that cannot start; the message says what to check."""
 
