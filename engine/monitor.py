@@ -453,8 +453,7 @@ class Monitor:
             end = start + w.size_ms
             parts = self.window_parts.get(start)
             if end <= w.watermark + lead and start not in self.early_closes and parts:
-                future = self.client.submit(_close, self.analysis_future, start, end, *parts, pure=False,
-                                            key=f"close-early-{start}-{now_ms()}-{id(self)}", priority=5)
+                future = self._submit_close(start, end, parts, "close-early", priority=5)
                 # fetched as soon as it is computed: when the watermark closes the window it is here
                 self.early_closes[start] = ([p.key for p in parts], asyncio.ensure_future(future))
 
@@ -463,21 +462,24 @@ class Monitor:
         early = self.early_closes.pop(bounds.start, None)
         if not parts:
             return
-        how = "early" if early is not None and early[0] == [p.key for p in parts] else "recomputed" if early else "at close"
-        self.counters.add(f"closes_{how.replace(' ', '_')}")
+        how = "early" if early is not None and early[0] == [p.key for p in parts] else "recomputed" if early else "at_close"
+        self.counters.add(f"closes_{how}")
         if how == "early":
             future = early[1]
         else:
             if early is not None:
                 early[1].cancel()
-            future = self.client.submit(
-                _close, self.analysis_future, bounds.start, bounds.end, *parts, pure=False,
-                key=f"close-{bounds.start}-{now_ms()}-{id(self)}", priority=10,  # ahead of queued micro-batch summaries
-            )
+            # ahead of queued micro-batch summaries
+            future = self._submit_close(bounds.start, bounds.end, parts, "close", priority=10)
         self.pending_closes[bounds.start] = bounds.end
         self._track(self._finish_close(bounds, future, how))
 
-    async def _finish_close(self, bounds: WindowBounds, future, how: str = "at close") -> None:
+    def _submit_close(self, start: int, end: int, parts: list, prefix: str, priority: int):
+        """Merge a window's partials and run its stats and drift tests on the cluster."""
+        return self.client.submit(_close, self.analysis_future, start, end, *parts, pure=False,
+                                  key=f"{prefix}-{start}-{now_ms()}-{id(self)}", priority=priority)
+
+    async def _finish_close(self, bounds: WindowBounds, future, how: str = "at_close") -> None:
         closed_at = now_ms()
         try:
             results = await future
