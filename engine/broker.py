@@ -352,15 +352,27 @@ def _java_base(port: int) -> list[str]:
     ]
 
 
+def new_cluster_id() -> str:
+    """A random Kafka cluster id, as ``kafka-storage random-uuid`` renders one: url-safe base64, no padding,
+    never starting with "-" (Kafka's own rule: such an id reads as an option on a command line).
+
+    >>> ids = [new_cluster_id() for _ in range(2000)]
+    >>> all(len(i) == 22 and not i.startswith("-") for i in ids)
+    True
+    """
+    while True:
+        cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_storage(port: int, props: Path) -> None:
     """Format the KRaft log dir once (standalone dynamic quorum); no-op when already formatted."""
     data = _state_dir(port) / "data"
     if (data / "meta.properties").is_file():
         return
-    # A Kafka Uuid rendered like `kafka-storage random-uuid`: url-safe base64, no padding.
-    cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     cmd = [*_java_base(port), "-Xmx256m", _STORAGE_TOOL, "format", "--standalone",
-           "--ignore-formatted", "-t", cluster_id, "-c", str(props)]
+           "--ignore-formatted", f"--cluster-id={new_cluster_id()}", "-c", str(props)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     if proc.returncode != 0:
         raise BrokerError(f"formatting Kafka storage failed:\n{proc.stdout}\n{proc.stderr}")
