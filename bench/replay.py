@@ -71,6 +71,20 @@ def floor_p75(size_s: float, watermark_s: float) -> float:
 # ------------------------------------------------------------------------------------------------
 # load
 # ------------------------------------------------------------------------------------------------
+def local_cluster(n_workers: int = 1, threads_per_worker: int = 2):
+    """The benchmark's LocalCluster. Its scheduler runs in this process, the engine's, so it is started with
+    the engine's limit on Dask's debugging message logs (``engine.dask_message_log``): with Dask's default the
+    scheduler's log of messages sent to the worker keeps the last 1,000 micro-batch frames alive here."""
+    from distributed import LocalCluster
+
+    from driftstream.engine.monitor import dask_message_log
+    from driftstream.engine.spec import EngineSpec
+
+    with dask_message_log(EngineSpec().dask_message_log):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, host="127.0.0.1",
+                            dashboard_address="127.0.0.1:0", memory_limit="4GiB")
+
+
 def build_payloads(n: int, seed: int = 0) -> tuple[list[tuple[bytes, bytes]], list[bytes], np.ndarray, Any]:
     """``n`` pre-encoded requests: (JSON prefix up to ``"ts": ``, suffix) so ``ts`` is stamped at send."""
     from driftstream.engine.workload import Workload
@@ -364,7 +378,7 @@ def run_level(
 ) -> dict[str, Any]:
     """Produce ``requests`` at ``rate``/s through Kafka into a Monitor; measure; return the result dict."""
     global _PAYLOADS, _KEYS
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from driftstream.engine.hub import ResultHub
     from driftstream.engine.monitor import Monitor
@@ -390,8 +404,7 @@ def run_level(
     _PAYLOADS, _KEYS = [], []  # the children hold their copy
     del payloads, keys
 
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", memory_limit="4GiB")
+    cluster = local_cluster(n_workers, threads_per_worker)
     client = Client(cluster)
     worker_pids = list(client.run(os.getpid).values())
     spec = spec_dict(

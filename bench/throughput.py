@@ -109,7 +109,7 @@ def _thread_name(frames: list[str]) -> str:
 def run(records: int, nominal_rate: float, duration: float, producers: int, bootstrap: str, profile: bool,
         size: str = "15s", watermark: str = "6s", kafka_sink: bool = True, sink_client: str = "kafka-python",
         engine: dict[str, Any] | None = None, log=print) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from driftstream.engine.hub import ResultHub
     from driftstream.engine.monitor import Monitor
@@ -123,7 +123,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
     log(f"  {records / prefill_s:,.0f} requests/s produced")
     _, _, _, workload = replay.build_payloads(10)
     base = replay.baseline_for(workload)
-    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit="4GiB")
+    cluster = replay.local_cluster(1, 2)
     client = Client(cluster)
     worker_pids = list(client.run(os.getpid).values())
     spec = spec_dict(

@@ -228,7 +228,7 @@ class Monitor:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            with gc_thresholds(self.spec.engine.gc_threshold):
+            with gc_thresholds(self.spec.engine.gc_threshold), dask_message_log(self.spec.engine.dask_message_log):
                 self._loop.run_until_complete(self._main())
         except BaseException as exc:  # noqa: BLE001 - surfaced to the caller
             if isinstance(exc, (SourceError, SinkError, BaselineError)):
@@ -626,6 +626,28 @@ def gc_thresholds(threshold: tuple[int, int, int] | None) -> Iterator[None]:
     finally:
         if gc.get_threshold() == tuple(threshold):  # not changed meanwhile by someone else
             gc.set_threshold(*previous)
+
+
+@contextmanager
+def dask_message_log(length: int | None) -> Iterator[None]:
+    """Dask's debugging logs of recent messages (``distributed.admin.low-level-log-length``) limited to
+    ``length`` inside the block (None: unchanged). Dask reads it whenever a connection opens, so it holds
+    for the whole run, reconnections included.
+
+    >>> import dask
+    >>> with dask_message_log(0):
+    ...     dask.config.get("distributed.admin.low-level-log-length")
+    0
+    >>> dask.config.get("distributed.admin.low-level-log-length")
+    1000
+    """
+    if length is None:
+        yield
+        return
+    import dask
+
+    with dask.config.set({"distributed.admin.low-level-log-length": length}):
+        yield
 
 
 def _ms(value: Any) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import dask
 import pytest
 
 from driftstream.engine.monitor import Monitor
@@ -29,6 +30,8 @@ def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address, k
         deadline = time.monotonic() + 60
         while monitor.counters.get("windows_emitted", 0) < len(expected) and time.monotonic() < deadline:
             time.sleep(0.3)
+        # engine.dask_message_log (0): Dask's debugging log of sent messages keeps no micro-batch frame alive
+        assert monitor.client.scheduler_comm.recent_message_log.maxlen == 0
         starts = monitor.window_starts()
         assert len(starts) == keep  # the last `keep` closed windows are kept (all four are closed)
         for start in starts:
@@ -37,3 +40,4 @@ def test_window_rows_are_available_and_match_the_stats(tmp_path, dask_address, k
             assert ((rows.ts >= start) & (rows.ts < start + 2_000)).all()
         ddf = monitor.window_dask_frame(starts[-1])
         assert ddf.npartitions >= 2 and list(ddf.columns) == list(rows.columns)
+    assert dask.config.get("distributed.admin.low-level-log-length") == 1000  # the process's setting is back
