@@ -184,9 +184,9 @@ class from_kafka_batches(Source):
             logger.debug("no metadata yet for %s", self.topic, exc_info=True)
         self.consumer.subscribe([self.topic], listener=Listener())
 
-    def _poll(self) -> RawBatch:
-        if self.consumer is None:
-            self._connect()
+    def _fetch(self) -> tuple[list[bytes], list[np.ndarray], list[np.ndarray]]:
+        """One ``poll``: values, and per partition polled, its partition numbers and offsets (records this
+        source already emitted left out)."""
         polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
         values: list[bytes] = []
         partitions: list[np.ndarray] = []
@@ -199,6 +199,12 @@ class from_kafka_batches(Source):
             values.extend(r.value for r in records)
             partitions.append(np.full(len(records), tp.partition, np.int32))
             offsets.append(np.fromiter((r.offset for r in records), np.int64, len(records)))
+        return values, partitions, offsets
+
+    def _poll(self) -> RawBatch:
+        if self.consumer is None:
+            self._connect()
+        values, partitions, offsets = self._fetch()
         if values:
             self._last_records, self._empty_polls = time.monotonic(), 0
         else:
@@ -224,13 +230,23 @@ class from_kafka_batches(Source):
         assigned, self._newly_assigned = self._newly_assigned, []
         for tp in assigned:  # committed metadata carries the watermark of the last commit
             try:
-                committed = self.consumer.committed(tp, metadata=True, timeout_ms=BROKER_CALL_TIMEOUT_MS)
+                metadata = self._committed_metadata(tp)
             except Exception:  # noqa: BLE001 - the watermark restore is an optimisation; keep the assignment
                 logger.warning("could not read the committed offset of partition %d", tp.partition, exc_info=True)
-                committed = None
-            batch.assigned[tp.partition] = committed.metadata if committed is not None else None
+                metadata = None
+            batch.assigned[tp.partition] = metadata
             self._resume(tp)
         return batch
+
+    def _committed_metadata(self, tp) -> str | None:
+        committed = self.consumer.committed(tp, metadata=True, timeout_ms=BROKER_CALL_TIMEOUT_MS)
+        return committed.metadata if committed is not None else None
+
+    def _assigned_partitions(self) -> list[int]:
+        return sorted(tp.partition for tp in self.consumer.assignment())
+
+    def _close_consumer(self) -> None:
+        self.consumer.close(autocommit=False)
 
     def _stalled(self, min_empty_polls: int = 20, check_every_s: float = 5.0) -> bool:
         """Partitions assigned and behind their log end, yet nothing fetched for ``stall_s``.
@@ -252,11 +268,11 @@ class from_kafka_batches(Source):
 
     def _replace_consumer(self) -> None:
         """Close the stuck consumer; the next poll joins the group with a new one (and resumes where we stopped)."""
-        assigned = sorted(tp.partition for tp in self.consumer.assignment())
+        assigned = self._assigned_partitions()
         logger.warning("the consumer of %s fetched nothing for %.0f s with partitions %s behind: replacing it",
                        self.topic, time.monotonic() - self._last_records, assigned)
         try:
-            self.consumer.close(autocommit=False)
+            self._close_consumer()
         except Exception:  # noqa: BLE001 - it is being replaced anyway
             logger.debug("closing the stalled consumer failed", exc_info=True)
         self.consumer = None
@@ -385,7 +401,7 @@ class from_kafka_batches(Source):
     async def close(self) -> None:
         self.stop()
         if self.consumer is not None:
-            await self._call(self.consumer.close, False)
+            await self._call(self._close_consumer)
         self._thread.shutdown(wait=False)
 
 
