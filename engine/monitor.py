@@ -305,8 +305,11 @@ class Monitor:
             **({"group_instance_id": src.group_instance_id} if src.static_membership and src.group_instance_id else {}),
             **src.security.client_kwargs(),
         }
-        return from_kafka_batches(src.topic, params, max_records=src.max_poll_records, stall_s=_ms(src.stall_timeout) / 1000,
-                                  loop=loop, asynchronous=True)
+        source_class = from_kafka_batches
+        if src.client == "confluent":
+            from driftstream.streams.confluent_source import from_confluent_kafka_batches as source_class
+        return source_class(src.topic, params, max_records=src.max_poll_records, stall_s=_ms(src.stall_timeout) / 1000,
+                            loop=loop, asynchronous=True)
 
     def _make_sinks(self) -> FanOut:
         spec = self.spec

@@ -165,6 +165,11 @@ class SourceSpec(_Strict):
     """Where inference logs come from: a Kafka topic (consumer group) or a file replay."""
 
     kind: Literal["kafka", "replay"] = "kafka"
+    client: Literal["kafka-python", "confluent"] = Field(
+        default="kafka-python",
+        description="'confluent' reads through librdkafka (pip install 'driftstream[fast]'): records fetched and "
+        "parsed in C instead of Python, a quarter of the engine's time at 20,000-40,000 requests/s",
+    )
     topic: str | None = None
     bootstrap_servers: str = Field(default_factory=lambda: os.environ.get("DRIFTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     group_id: str | None = None

@@ -37,6 +37,15 @@ _PROPERTIES = {
     "ssl_certfile": "ssl.certificate.location",
     "ssl_keyfile": "ssl.key.location",
     "client_id": "client.id",
+    # consumer settings (streams/confluent_source.py)
+    "bootstrap_servers": "bootstrap.servers",
+    "group_id": "group.id",
+    "group_instance_id": "group.instance.id",
+    "auto_offset_reset": "auto.offset.reset",
+    "fetch_max_wait_ms": "fetch.wait.max.ms",
+    "metadata_max_age_ms": "topic.metadata.refresh.interval.ms",
+    "session_timeout_ms": "session.timeout.ms",
+    "heartbeat_interval_ms": "heartbeat.interval.ms",
 }
 _IGNORED = {"max_block_ms"}  # librdkafka's produce() never blocks: a full queue raises BufferError
 

@@ -44,12 +44,15 @@ def spec(topic: str, bootstrap: str, parquet: Path, cluster: dict, size: str = "
     }
 
 
-def test_every_window_emitted_once_with_the_right_count(kafka_bootstrap, kafka_topic, dask_address, tmp_path):
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_every_window_emitted_once_with_the_right_count(kafka_bootstrap, kafka_topic, dask_address, tmp_path, client):
     values, valid = records(20_000, start_ms=1_700_000_000_000, span_ms=20_000, jitter_ms=800, bad_every=100)
     produce(kafka_bootstrap, kafka_topic, values)
     expected = expected_counts(valid, 2_000)
+    doc = spec(kafka_topic, kafka_bootstrap, tmp_path / "out", {"address": dask_address})
+    doc["source"]["client"] = client
 
-    with Monitor(spec(kafka_topic, kafka_bootstrap, tmp_path / "out", {"address": dask_address}), baseline=baseline()) as monitor:
+    with Monitor(doc, baseline=baseline()) as monitor:
         wait_for(lambda: monitor.counters.get("windows_emitted", 0) >= len(expected), 120, what="every window")
         time.sleep(1.5)  # one more commit/flush cycle
     assert monitor.error is None
@@ -83,10 +86,12 @@ def _engine(spec_path: Path, log: Path) -> subprocess.Popen:
     )
 
 
-def test_engine_killed_and_restarted_loses_no_window(kafka_bootstrap, kafka_topic, tmp_path):
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_engine_killed_and_restarted_loses_no_window(kafka_bootstrap, kafka_topic, tmp_path, client):
     baseline().save(tmp_path / "baseline")
     doc = spec(kafka_topic, kafka_bootstrap, tmp_path / "out", {"local": {"processes": False, "n_workers": 1, "threads_per_worker": 2}})
     doc["baseline"] = str(tmp_path / "baseline")
+    doc["source"]["client"] = client
     doc["source"]["static_membership"] = True  # a restart takes its partitions back at once
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(doc))
     now = int(time.time() * 1000)

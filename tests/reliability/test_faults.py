@@ -177,7 +177,8 @@ def own_broker():
         broker.down(port=port)
 
 
-def test_broker_down_20s_and_back(own_broker, tmp_path):
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_broker_down_20s_and_back(own_broker, tmp_path, client):
     """Did: ran a Monitor against our own broker (port 19092), produced 6,000 records, stopped the
     broker (SIGTERM) for 20 s while windows were open (the idle timeout is 30 s), started it again
     and produced 6,000 more. Checked: the monitor never stops or raises during the outage
@@ -201,6 +202,7 @@ def test_broker_down_20s_and_back(own_broker, tmp_path):
     # the idle timeout is shorter than the outage: silence while the broker is away is not idleness
     doc = kafka_spec(topic, bootstrap, None, window={"idle_timeout": "30s"})
     doc["source"]["stall_timeout"] = "15s"  # shorter than the outage: an outage must not count as a stalled consumer
+    doc["source"]["client"] = client
     with Monitor(doc, baseline=baseline()) as monitor:
         produce(bootstrap, topic, first)
         wait_for(lambda: monitor.counters.get("records_in", 0) >= 6_000, 60, what="the first half")

@@ -35,7 +35,8 @@ def _join_and_leave(bootstrap: str, topic: str, group: str) -> int:
     return read
 
 
-def test_rebalance_with_open_windows_counts_every_record_once(kafka_bootstrap, kafka_topic):
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_rebalance_with_open_windows_counts_every_record_once(kafka_bootstrap, kafka_topic, client):
     """Did: ran a Monitor, produced 4,000 records (event times over 4 s, 2 s windows) so that the
     last windows stay open, had a second member join the engine's consumer group and leave
     again (two eager rebalances: every partition revoked and re-assigned, the consumer rewound
@@ -46,6 +47,7 @@ def test_rebalance_with_open_windows_counts_every_record_once(kafka_bootstrap, k
     second, valid2 = records(4_000, start_ms=t0 + 4_000, span_ms=4_000, jitter_ms=200, seed=42)
     expected = expected_counts(valid1 + valid2, 2_000)
     doc = kafka_spec(kafka_topic, kafka_bootstrap, None, window={"idle_timeout": "30s"})
+    doc["source"]["client"] = client
     with Monitor(doc, baseline=baseline()) as monitor:
         produce(kafka_bootstrap, kafka_topic, first)
         wait_for(lambda: monitor.counters.get("records_in", 0) >= 4_000, 60, what="the first half")
