@@ -374,6 +374,7 @@ def run_level(
     producer_client: str = "kafka-python",
     sink_client: str = "kafka-python",
     producer_nice: int = 0,
+    source_client: str = "kafka-python",
     log=print,
 ) -> dict[str, Any]:
     """Produce ``requests`` at ``rate``/s through Kafka into a Monitor; measure; return the result dict."""
@@ -408,7 +409,7 @@ def run_level(
     client = Client(cluster)
     worker_pids = list(client.run(os.getpid).values())
     spec = spec_dict(
-        source={"kind": "kafka", "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
+        source={"kind": "kafka", "client": source_client, "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
         window={"size": size, "watermark": watermark, "idle_timeout": idle_timeout},
         sinks={"kafka": {"topic_prefix": f"{topic}.", "client": sink_client} if kafka_sink else None, "parquet": None},
     )
@@ -418,7 +419,7 @@ def run_level(
     hub.subscribe(collector)
     sampler = ResourceSampler({"engine": [os.getpid()], "workers": worker_pids, "producers": [p.pid for p in procs]})
     monitor = Monitor(spec, baseline=base, hub=hub)
-    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "producer_client": producer_client, "producer_nice": producer_nice, "sink_client": sink_client if kafka_sink else None, "partitions": partitions,
+    result: dict[str, Any] = {"requests": requests, "target_rate": rate, "producers": producers, "producer_client": producer_client, "producer_nice": producer_nice, "sink_client": sink_client if kafka_sink else None, "source_client": source_client, "partitions": partitions,
                               "window": size, "watermark": watermark, "idle_timeout": idle_timeout, "topic": topic}
     try:
         monitor.start()
@@ -687,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-kafka-sink", action="store_true", help="results to the in-memory hub only")
     ap.add_argument("--sink-client", choices=("kafka-python", "confluent"), default="kafka-python",
                     help="the engine's result sink client (spec sinks.kafka.client)")
+    ap.add_argument("--source-client", choices=("kafka-python", "confluent"), default="kafka-python",
+                    help="the engine's Kafka source client (spec source.client)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "replay.json"))
     ap.add_argument("--write", action="store_true", help="rewrite the '## Replay' section of bench/RESULTS.md")
     args = ap.parse_args(argv)
@@ -711,7 +714,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"level {rate:,.0f}/s, {n:,} requests (load {os.getloadavg()[0]:.2f})", flush=True)
         level = run_level(n, rate, producers=args.producers, partitions=args.partitions, size=args.size, watermark=args.watermark,
                           bootstrap=args.bootstrap, kafka_sink=not args.no_kafka_sink, prepared=prepared, keep_series=True,
-                          producer_client=args.producer_client, sink_client=args.sink_client, producer_nice=args.producer_nice)
+                          producer_client=args.producer_client, sink_client=args.sink_client, producer_nice=args.producer_nice,
+                          source_client=args.source_client)
         lat = level["latency_s"]
         print(f"  p75 outliers {lat['outliers']['p75']} s, stats {lat['stats']['p75']} s, drift {lat['drift']['p75']} s; "
               f"consumed {level['sustained_events_per_s']:,}/s, max lag {level['max_consumer_lag']}, accounting "

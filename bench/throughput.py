@@ -96,7 +96,7 @@ def summarise_profile(raw: Path, top: int = 25) -> dict[str, Any]:
 def _thread_name(frames: list[str]) -> str:
     text = ";".join(frames)
     for marker, name in (("Monitor._thread_main", "engine loop (asyncio: decode, window, submit, emit)"),
-                         ("from_kafka_batches._", "kafka consumer thread (poll, commit, lag)"),
+                         ("kafka_batches._", "kafka consumer thread (poll, commit, lag)"),
                          ("Sender.run", "kafka producer I/O thread (result sink)"),
                          ("LoopRunner", "dask client/scheduler event loop"),
                          ("KafkaNetClient", "kafka-python consumer I/O thread"), ("bench-sampler", "bench sampler"),
@@ -108,7 +108,7 @@ def _thread_name(frames: list[str]) -> str:
 
 def run(records: int, nominal_rate: float, duration: float, producers: int, bootstrap: str, profile: bool,
         size: str = "15s", watermark: str = "6s", kafka_sink: bool = True, sink_client: str = "kafka-python",
-        engine: dict[str, Any] | None = None, log=print) -> dict[str, Any]:
+        engine: dict[str, Any] | None = None, source_client: str = "kafka-python", log=print) -> dict[str, Any]:
     from distributed import Client
 
     from driftstream.engine.hub import ResultHub
@@ -127,7 +127,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
     client = Client(cluster)
     worker_pids = list(client.run(os.getpid).values())
     spec = spec_dict(
-        source={"kind": "kafka", "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
+        source={"kind": "kafka", "client": source_client, "topic": topic, "bootstrap_servers": bootstrap, "group_id": f"g-{topic}"},
         window={"size": size, "watermark": watermark, "idle_timeout": "5s"},
         sinks={"kafka": {"topic_prefix": f"{topic}.", "client": sink_client} if kafka_sink else None, "parquet": None},
     )
@@ -177,7 +177,7 @@ def run(records: int, nominal_rate: float, duration: float, producers: int, boot
     consumed = last[1] - first[1]
     lags = [h["lag"] for h in collector.health if h["lag"] is not None]
     result = {
-        "records": records, "sink_client": sink_client if kafka_sink else None, "nominal_rate": nominal_rate, "prefill_rate": round(records / prefill_s, 1),
+        "records": records, "sink_client": sink_client if kafka_sink else None, "source_client": source_client, "nominal_rate": nominal_rate, "prefill_rate": round(records / prefill_s, 1),
         "measured_seconds": round(elapsed, 1), "consumed": int(consumed),
         "sustained_events_per_s": round(consumed / elapsed, 1) if elapsed > 0 else None,
         "backlog_left": max(lags[-1:] or [0]), "windows_emitted": monitor.counters.get("windows_emitted", 0),
@@ -231,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-kafka-sink", action="store_true")
     ap.add_argument("--sink-client", choices=("kafka-python", "confluent"), default="kafka-python")
+    ap.add_argument("--source-client", choices=("kafka-python", "confluent"), default="kafka-python")
     ap.add_argument("--engine", default="{}", help='engine settings of the spec as JSON, e.g. \'{"gc_threshold": null}\'')
     ap.add_argument("--out", default=str(replay.RESULTS_DIR / "throughput.json"))
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     machine = replay.machine()
     res = run(args.records, args.nominal_rate, args.duration, args.producers, args.bootstrap, args.profile, kafka_sink=not args.no_kafka_sink,
-              sink_client=args.sink_client, engine=json.loads(args.engine))
+              sink_client=args.sink_client, engine=json.loads(args.engine), source_client=args.source_client)
     command = "python " + " ".join(["bench/throughput.py"] + (argv if argv is not None else sys.argv[1:]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
