@@ -187,9 +187,17 @@ class from_confluent_kafka_batches(from_kafka_batches):
         if not assigned:
             return {}
         lag = {}
+        timeout = BROKER_CALL_TIMEOUT_MS / 1000
         for tp in self.consumer.position(assigned):
-            if tp.offset < 0:  # no position yet right after an assignment
-                continue
-            _, high = self.consumer.get_watermark_offsets(tp, timeout=BROKER_CALL_TIMEOUT_MS / 1000, cached=False)
-            lag[tp.partition] = max(0, high - tp.offset)
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            position = tp.offset if tp.offset >= 0 else self._start_offset(tp, low, high, timeout)
+            lag[tp.partition] = max(0, high - position)
         return lag
+
+    def _start_offset(self, tp, low: int, high: int, timeout: float) -> int:
+        """Where a partition without a position yet (nothing fetched since its assignment) will start:
+        its committed offset, else the log start or end (``auto_offset_reset``)."""
+        committed = self.consumer.committed([tp], timeout=timeout)[0].offset
+        if committed >= 0:
+            return committed
+        return high if self.consumer_params.get("auto_offset_reset") == "latest" else low
