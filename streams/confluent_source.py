@@ -66,6 +66,7 @@ class from_confluent_kafka_batches(from_kafka_batches):
         super().__init__(*args, **kwargs)
         self._committed_at_assign: dict[int, str | None] = {}
         self._broker_up_at: float | None = None
+        self._last_take = 0.0
 
     # everything below touching self.consumer runs in self._thread
     def _connect(self) -> None:
@@ -120,7 +121,7 @@ class from_confluent_kafka_batches(from_kafka_batches):
         logger.warning("Kafka consumer of %s: %s", self.topic, error)
 
     def _fetch(self) -> tuple[list[bytes], list[np.ndarray], list[np.ndarray]]:
-        messages = self.consumer.consume(num_messages=self.max_records, timeout=self.poll_timeout_ms / 1000)
+        messages = self._take()
         values, partitions, offsets = [], [], []
         for message in messages:
             if message.error() is not None:
@@ -141,6 +142,24 @@ class from_confluent_kafka_batches(from_kafka_batches):
         for partition in np.unique(parts):
             self._next_offset[int(partition)] = int(offs[parts == partition].max()) + 1
         return values, [parts], [offs]
+
+    def _take(self) -> list:
+        """What librdkafka has fetched, up to ``max_records``, as soon as there is anything, at most one batch
+        per ``fetch_max_wait_ms`` (records arriving meanwhile join it: fewer, larger micro-batches).
+
+        ``consume`` with a timeout waits until it has ``max_records`` or the timeout passes (100 ms of
+        latency at any rate that fills fewer), so: wait for one message, then take the rest without waiting.
+        """
+        pause = self._last_take + self.consumer_params.get("fetch_max_wait_ms", 20) / 1000 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        messages = self.consumer.consume(num_messages=self.max_records, timeout=0)
+        if not messages:
+            first = self.consumer.poll(self.poll_timeout_ms / 1000)
+            rest = self.consumer.consume(num_messages=self.max_records - 1, timeout=0) if first is not None and self.max_records > 1 else []
+            messages = [first, *rest] if first is not None else []
+        self._last_take = time.monotonic()
+        return messages
 
     def _not_yet_emitted_mask(self, partitions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """False for records this source already emitted (see ``_not_yet_emitted``)."""
