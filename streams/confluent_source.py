@@ -120,10 +120,9 @@ class from_confluent_kafka_batches(from_kafka_batches):
     def _on_error(self, error) -> None:
         logger.warning("Kafka consumer of %s: %s", self.topic, error)
 
-    def _fetch(self) -> tuple[list[bytes], list[np.ndarray], list[np.ndarray]]:
-        messages = self._take()
+    def _fetch(self) -> tuple[list[bytes], np.ndarray, np.ndarray]:
         values, partitions, offsets = [], [], []
-        for message in messages:
+        for message in self._take():
             if message.error() is not None:
                 self.errors += 1
                 logger.warning("Kafka consumer of %s: %s", self.topic, message.error())
@@ -131,17 +130,7 @@ class from_confluent_kafka_batches(from_kafka_batches):
             values.append(message.value())
             partitions.append(message.partition())
             offsets.append(message.offset())
-        if not values:
-            return [], [], []
-        parts, offs = np.array(partitions, np.int32), np.array(offsets, np.int64)
-        keep = self._not_yet_emitted_mask(parts, offs)
-        if not keep.all():
-            self.redelivered += int((~keep).sum())
-            values = [v for v, k in zip(values, keep) if k]
-            parts, offs = parts[keep], offs[keep]
-        for partition in np.unique(parts):
-            self._next_offset[int(partition)] = int(offs[parts == partition].max()) + 1
-        return values, [parts], [offs]
+        return values, np.array(partitions, np.int32), np.array(offsets, np.int64)
 
     def _take(self) -> list:
         """What librdkafka has fetched, up to ``max_records``, as soon as there is anything, at most one batch
@@ -153,29 +142,22 @@ class from_confluent_kafka_batches(from_kafka_batches):
         pause = self._last_take + self.consumer_params.get("fetch_max_wait_ms", 20) / 1000 - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        messages = self.consumer.consume(num_messages=self.max_records, timeout=0)
+        messages = self._take_ready(self.max_records)
         if not messages:
             first = self.consumer.poll(self.poll_timeout_ms / 1000)
-            rest = self.consumer.consume(num_messages=self.max_records - 1, timeout=0) if first is not None and self.max_records > 1 else []
-            messages = [first, *rest] if first is not None else []
+            messages = [] if first is None else [first, *self._take_ready(self.max_records - 1)]
         self._last_take = time.monotonic()
         return messages
 
-    def _not_yet_emitted_mask(self, partitions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """False for records this source already emitted (see ``_not_yet_emitted``)."""
-        keep = np.ones(len(offsets), bool)
-        for partition, start in self._next_offset.items():
-            keep &= ~((partitions == partition) & (offsets < start))
-        return keep
+    def _take_ready(self, n: int) -> list:
+        """Up to ``n`` messages already fetched, without waiting."""
+        return self.consumer.consume(num_messages=n, timeout=0) if n > 0 else []
 
     def _committed_metadata(self, tp) -> str | None:
         return self._committed_at_assign.pop(tp.partition, None)
 
     def _resume(self, tp) -> None:
         """Done in :meth:`_on_assign`, before fetching starts."""
-
-    def _assigned_partitions(self) -> list[int]:
-        return sorted(tp.partition for tp in self.consumer.assignment())
 
     def _close_consumer(self) -> None:
         self.consumer.close()

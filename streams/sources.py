@@ -184,27 +184,23 @@ class from_kafka_batches(Source):
             logger.debug("no metadata yet for %s", self.topic, exc_info=True)
         self.consumer.subscribe([self.topic], listener=Listener())
 
-    def _fetch(self) -> tuple[list[bytes], list[np.ndarray], list[np.ndarray]]:
-        """One ``poll``: values, and per partition polled, its partition numbers and offsets (records this
-        source already emitted left out)."""
+    def _fetch(self) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+        """One ``poll``: the values, with each one's partition and offset."""
         polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
         values: list[bytes] = []
         partitions: list[np.ndarray] = []
         offsets: list[np.ndarray] = []
         for tp, records in polled.items():
-            records = self._not_yet_emitted(tp.partition, records)
-            if not records:
-                continue
-            self._next_offset[tp.partition] = records[-1].offset + 1
             values.extend(r.value for r in records)
             partitions.append(np.full(len(records), tp.partition, np.int32))
             offsets.append(np.fromiter((r.offset for r in records), np.int64, len(records)))
-        return values, partitions, offsets
+        return (values, np.concatenate(partitions) if partitions else np.zeros(0, np.int32),
+                np.concatenate(offsets) if offsets else np.zeros(0, np.int64))
 
     def _poll(self) -> RawBatch:
         if self.consumer is None:
             self._connect()
-        values, partitions, offsets = self._fetch()
+        values, partitions, offsets = self._not_yet_emitted(*self._fetch())
         if values:
             self._last_records, self._empty_polls = time.monotonic(), 0
         else:
@@ -215,12 +211,7 @@ class from_kafka_batches(Source):
                 replaced.unreachable = True  # no consumer until the next poll: silence says nothing
                 replaced.revoked, self._revoked = self._revoked, []
                 return replaced
-        batch = RawBatch(
-            values,
-            np.concatenate(partitions) if partitions else np.zeros(0, np.int32),
-            np.concatenate(offsets) if offsets else np.zeros(0, np.int64),
-            now_ms(),
-        )
+        batch = RawBatch(values, partitions, offsets, now_ms())
         # during a rebalance nothing is fetched (and a fresh broker's group coordinator can take
         # seconds to load): that silence says nothing about the partitions' idleness either
         batch.unreachable = not self._broker_answered(bool(values)) or self._rebalancing
@@ -281,15 +272,21 @@ class from_kafka_batches(Source):
         self.restarts += 1
         self._last_records, self._empty_polls = time.monotonic(), 0
 
-    def _not_yet_emitted(self, partition: int, records: list) -> list:
+    def _not_yet_emitted(self, values: list[bytes], partitions: np.ndarray,
+                         offsets: np.ndarray) -> tuple[list[bytes], np.ndarray, np.ndarray]:
         """Drop records this source already emitted (a rebalance that hands a partition back to us
-        rewinds the consumer to the last commit, but the open windows still hold those records)."""
-        start = self._next_offset.get(partition)
-        if start is None or not records or records[0].offset >= start:
-            return records
-        kept = [r for r in records if r.offset >= start]
-        self.redelivered += len(records) - len(kept)
-        return kept
+        rewinds the consumer to the last commit, but the open windows still hold those records);
+        note where each partition continues."""
+        keep = np.ones(len(offsets), bool)
+        for partition, start in self._next_offset.items():
+            keep &= (partitions != partition) | (offsets >= start)
+        if not keep.all():
+            self.redelivered += int((~keep).sum())
+            values = [v for v, k in zip(values, keep) if k]
+            partitions, offsets = partitions[keep], offsets[keep]
+        for partition in np.unique(partitions):
+            self._next_offset[int(partition)] = int(offsets[partitions == partition].max()) + 1
+        return values, partitions, offsets
 
     def _resume(self, tp) -> None:
         """Continue a partition handed back to us where we stopped, not at its last commit."""
